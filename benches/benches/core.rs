@@ -1,0 +1,2 @@
+//! Criterion benches of ksx-core.
+fn main() {}

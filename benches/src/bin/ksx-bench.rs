@@ -1,0 +1,2 @@
+//! `ksx-bench`: prints benchmark figures as JSON.
+fn main() {}

@@ -1,0 +1,2 @@
+//! The `ksx` command-line tool.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Conformance checks every cluster implementation passes. (Being written.)

@@ -1,0 +1,1 @@
+//! Reading manifests. (Being written.)

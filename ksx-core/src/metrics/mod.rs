@@ -1,0 +1,221 @@
+//! Metrics seams.
+//!
+//! [`MetricsSource`] is what the autoscalers, the recommender and inspection read: resource usage of pods and
+//! containers now, custom metrics of pods and objects, external metrics, and history over a time range. It has an
+//! in-memory implementation ([`memory::InMemoryMetrics`], the embedded default and test double) and a Prometheus
+//! implementation over the HTTP API (`prometheus::PrometheusMetrics`, feature `prometheus`).
+//!
+//! Values are `f64` in base units (cores for CPU, bytes for memory, the metric's own unit otherwise); callers that
+//! need Kubernetes milli-quantities convert with [`crate::quantity`]. Time stamps are [`jiff::Timestamp`].
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+
+pub mod memory;
+#[cfg(feature = "prometheus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+pub mod prometheus;
+
+/// Resource usage of one container at one instant (a metrics-server style sample).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerUsage {
+    /// Container name.
+    pub name: String,
+    /// CPU in cores (averaged over `window`).
+    pub cpu_cores: f64,
+    /// Memory working set in bytes.
+    pub memory_bytes: f64,
+}
+
+/// Resource usage of one pod at one instant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodUsage {
+    /// Pod namespace.
+    pub namespace: String,
+    /// Pod name.
+    pub name: String,
+    /// When the sample was taken (end of the window).
+    pub timestamp: Timestamp,
+    /// The window the CPU rate was averaged over.
+    #[serde(with = "secs")]
+    pub window: Duration,
+    /// Usage per container, sorted by name.
+    pub containers: Vec<ContainerUsage>,
+}
+
+impl PodUsage {
+    /// Sum of CPU cores over containers.
+    pub fn cpu_cores(&self) -> f64 {
+        self.containers.iter().map(|c| c.cpu_cores).sum()
+    }
+
+    /// Sum of memory bytes over containers.
+    pub fn memory_bytes(&self) -> f64 {
+        self.containers.iter().map(|c| c.memory_bytes).sum()
+    }
+}
+
+/// A named metric with an optional label selector (`metric.name` and `metric.selector` of an HPA metric).
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricId {
+    /// The series name, for example `http_requests_per_second`.
+    pub name: String,
+    /// Exact label matches; empty selects every series of that name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+impl MetricId {
+    /// A metric with no label constraints.
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            labels: BTreeMap::new(),
+        }
+    }
+
+    /// Adds one exact label match.
+    #[must_use]
+    pub fn with_label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.labels.insert(key.into(), value.into());
+        self
+    }
+
+    /// True when `labels` contains every constraint of this id.
+    pub fn matches(&self, name: &str, labels: &BTreeMap<String, String>) -> bool {
+        self.name == name && self.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+    }
+}
+
+/// One value at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// When.
+    pub timestamp: Timestamp,
+    /// The value.
+    pub value: f64,
+}
+
+/// A value of one object (a pod, or the object an `Object` metric describes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectValue {
+    /// The object's name.
+    pub name: String,
+    /// The sample.
+    pub sample: Sample,
+}
+
+/// A time series: labels and samples in time order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Series {
+    /// All labels of the series, `__name__` included where the backend gives it.
+    pub labels: BTreeMap<String, String>,
+    /// Samples, oldest first.
+    pub samples: Vec<Sample>,
+}
+
+/// How a range query treats the raw samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum RangeFunction {
+    /// The raw gauge value at each step (last sample at or before it, within the lookback window).
+    Raw,
+    /// Per-second rate of a counter over a trailing window (`rate(x[window])`).
+    Rate {
+        /// The trailing window.
+        #[serde(with = "secs")]
+        window: Duration,
+    },
+    /// Maximum over a trailing window (`max_over_time(x[window])`).
+    MaxOverTime {
+        /// The trailing window.
+        #[serde(with = "secs")]
+        window: Duration,
+    },
+}
+
+/// A query over history: one metric, a time range, a resolution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RangeQuery {
+    /// The metric and its label constraints.
+    pub metric: MetricId,
+    /// How raw samples become values.
+    pub function: RangeFunction,
+    /// First evaluation instant.
+    pub start: Timestamp,
+    /// Last evaluation instant (inclusive).
+    pub end: Timestamp,
+    /// Distance between evaluation instants.
+    #[serde(with = "secs")]
+    pub step: Duration,
+}
+
+/// Reads metrics: usage now, custom and external metrics, and history.
+///
+/// Pod selection is by namespace and a label selector in the Kubernetes string form (`app=web`), the same form
+/// as [`crate::cluster::ListOptions::label_selector`].
+#[async_trait]
+pub trait MetricsSource: Send + Sync {
+    /// CPU and memory usage of the pods a selector matches, sorted by pod name (`resource` metrics).
+    ///
+    /// # Errors
+    /// A selector that does not parse, or a failing backend.
+    async fn pod_usage(&self, namespace: &str, selector: &str) -> Result<Vec<PodUsage>>;
+
+    /// A custom metric for each pod the selector matches (`Pods` metrics), sorted by pod name.
+    ///
+    /// # Errors
+    /// A failing backend; a metric with no series at all is [`crate::Error::MetricUnavailable`].
+    async fn pods_metric(&self, namespace: &str, selector: &str, metric: &MetricId) -> Result<Vec<ObjectValue>>;
+
+    /// A custom metric describing one object (`Object` metrics), for example an Ingress's request rate.
+    ///
+    /// # Errors
+    /// [`crate::Error::MetricUnavailable`] when there is no value, or a failing backend.
+    async fn object_metric(&self, namespace: &str, kind: &str, name: &str, metric: &MetricId) -> Result<Sample>;
+
+    /// An external metric: every series matching the id, as values (`External` metrics sum them).
+    ///
+    /// # Errors
+    /// [`crate::Error::MetricUnavailable`] when no series matches, or a failing backend.
+    async fn external_metric(&self, namespace: &str, metric: &MetricId) -> Result<Vec<Sample>>;
+
+    /// History of a metric over a range, one series per label set, sorted by labels.
+    ///
+    /// # Errors
+    /// An empty or inverted range, a zero step, or a failing backend.
+    async fn range(&self, query: &RangeQuery) -> Result<Vec<Series>>;
+}
+
+/// Serde helper: a `Duration` as whole seconds (fractions kept as a float when present).
+pub(crate) mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        if d.subsec_nanos() == 0 {
+            s.serialize_u64(d.as_secs())
+        } else {
+            s.serialize_f64(d.as_secs_f64())
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
+}

@@ -1,0 +1,1 @@
+//! Tenancy. (Being written.)
