@@ -31,6 +31,10 @@ pub mod error;
 pub mod manifest;
 pub mod metrics;
 pub mod quantity;
+#[cfg(feature = "runtime")]
+#[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
+pub mod runtime;
+pub mod rolling;
 pub mod tenancy;
 
 pub use clock::{Clock, ManualClock, SystemClock};

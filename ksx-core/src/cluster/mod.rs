@@ -20,6 +20,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 pub mod conformance;
+#[cfg(feature = "kube")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kube")))]
+pub mod kube;
 pub mod memory;
 mod object;
 pub mod selector;

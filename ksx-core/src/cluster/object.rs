@@ -123,10 +123,16 @@ impl Kind {
     /// The `apiVersion` objects of this kind are carried in.
     pub fn api_version(&self) -> String {
         match self {
-            Self::Pod | Self::Node | Self::Namespace | Self::Service | Self::Event | Self::ConfigMap | Self::Secret => {
-                "v1".into()
+            Self::Pod
+            | Self::Node
+            | Self::Namespace
+            | Self::Service
+            | Self::Event
+            | Self::ConfigMap
+            | Self::Secret => "v1".into(),
+            Self::Deployment | Self::StatefulSet | Self::DaemonSet | Self::ReplicaSet => {
+                "apps/v1".into()
             }
-            Self::Deployment | Self::StatefulSet | Self::DaemonSet | Self::ReplicaSet => "apps/v1".into(),
             Self::Ingress => "networking.k8s.io/v1".into(),
             Self::HorizontalPodAutoscaler => "autoscaling/v2".into(),
             Self::PodDisruptionBudget => "policy/v1".into(),
@@ -146,7 +152,10 @@ impl Kind {
 
     /// Whether the kind has a scale subresource the cluster seam can drive.
     pub fn has_scale(&self) -> bool {
-        matches!(self, Self::Deployment | Self::StatefulSet | Self::ReplicaSet)
+        matches!(
+            self,
+            Self::Deployment | Self::StatefulSet | Self::ReplicaSet
+        )
     }
 
     /// Finds a built-in kind from `apiVersion` and `kind`. Unknown pairs give `None`; the caller decides whether
@@ -180,7 +189,10 @@ pub struct CustomObject {
 /// One object of any kind the seam carries.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-#[allow(clippy::large_enum_variant, reason = "objects are moved whole; boxing every variant costs more than it saves")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "objects are moved whole; boxing every variant costs more than it saves"
+)]
 pub enum Object {
     /// A Pod.
     Pod(Pod),
@@ -293,11 +305,12 @@ impl Object {
     /// Only if serde cannot represent the object, which does not happen for well-formed objects.
     pub fn to_json(&self) -> Result<serde_json::Value> {
         let kind = self.kind();
-        let mut value = for_each_builtin!(self, o => serde_json::to_value(o), c => serde_json::to_value(c))
-            .map_err(|e| Error::Parse {
-                location: format!("{kind} {}", self.key()),
-                reason: e.to_string(),
-            })?;
+        let mut value =
+            for_each_builtin!(self, o => serde_json::to_value(o), c => serde_json::to_value(c))
+                .map_err(|e| Error::Parse {
+                    location: format!("{kind} {}", self.key()),
+                    reason: e.to_string(),
+                })?;
         if let Some(map) = value.as_object_mut() {
             map.insert("apiVersion".into(), kind.api_version().into());
             map.insert("kind".into(), kind.name().into());
@@ -311,9 +324,17 @@ impl Object {
     /// [`Error::Parse`] naming the field when the JSON does not match the kind's schema.
     pub fn from_json(kind: &Kind, value: serde_json::Value) -> Result<Object> {
         fn de<T: serde::de::DeserializeOwned>(kind: &Kind, value: serde_json::Value) -> Result<T> {
-            serde_json::from_value(value).map_err(|e| Error::Parse {
-                location: kind.to_string(),
-                reason: e.to_string(),
+            serde_path_to_error::deserialize(value).map_err(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner();
+                Error::Parse {
+                    location: kind.to_string(),
+                    reason: if path.is_empty() || path == "." {
+                        inner.to_string()
+                    } else {
+                        format!("{path}: {inner}")
+                    },
+                }
             })
         }
         Ok(match kind {

@@ -5,6 +5,11 @@
 //! in-memory implementation ([`memory::InMemoryMetrics`], the embedded default and test double) and a Prometheus
 //! implementation over the HTTP API (`prometheus::PrometheusMetrics`, feature `prometheus`).
 //!
+//! Both pass the shared check in [`conformance`], which also holds the fixture history they are checked against.
+//! They answer alike: instant values use Prometheus' 5-minute lookback ([`DEFAULT_LOOKBACK`]), CPU usage is a rate
+//! over [`DEFAULT_USAGE_WINDOW`], range functions follow PromQL (`rate` with its extrapolation), and pod
+//! selectors are Kubernetes label selectors ([`crate::cluster::selector::LabelSelector`]).
+//!
 //! Values are `f64` in base units (cores for CPU, bytes for memory, the metric's own unit otherwise); callers that
 //! need Kubernetes milli-quantities convert with [`crate::quantity`]. Time stamps are [`jiff::Timestamp`].
 
@@ -17,10 +22,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 
+pub mod conformance;
 pub mod memory;
 #[cfg(feature = "prometheus")]
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub mod prometheus;
+
+/// How far back an instant evaluation looks for the latest sample of a series (Prometheus' default
+/// `--query.lookback-delta`): a series whose newest sample is older than this is stale and has no value.
+pub const DEFAULT_LOOKBACK: Duration = Duration::from_secs(5 * 60);
+
+/// The window CPU usage is averaged over by default (`rate(container_cpu_usage_seconds_total[2m])`).
+pub const DEFAULT_USAGE_WINDOW: Duration = Duration::from_secs(2 * 60);
 
 /// Resource usage of one container at one instant (a metrics-server style sample).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -198,6 +211,38 @@ pub trait MetricsSource: Send + Sync {
     /// # Errors
     /// An empty or inverted range, a zero step, or a failing backend.
     async fn range(&self, query: &RangeQuery) -> Result<Vec<Series>>;
+}
+
+/// The label that names the described object of an `Object` metric: the kind in lower case with every character
+/// outside `[a-z0-9_]` replaced by `_` (`Ingress` → `ingress`), the prometheus-adapter convention.
+pub(crate) fn object_label(kind: &str) -> String {
+    kind.chars()
+        .map(|c| {
+            let c = c.to_ascii_lowercase();
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The `kube_pod_labels` label kube-state-metrics writes for a Kubernetes label key: `label_` and the key with
+/// every character outside `[a-zA-Z0-9_]` replaced by `_` (`app.kubernetes.io/name` →
+/// `label_app_kubernetes_io_name`).
+pub(crate) fn kube_state_metrics_label(key: &str) -> String {
+    let sanitized: String = key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("label_{sanitized}")
 }
 
 /// Serde helper: a `Duration` as whole seconds (fractions kept as a float when present).
