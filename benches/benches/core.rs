@@ -1,4 +1,8 @@
 //! Criterion benches of ksx-core: quantity parsing and printing, in-memory cluster lists and rolling updates.
+#![allow(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented public function"
+)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ksx_benches::{
@@ -30,10 +34,10 @@ fn quantity(c: &mut Criterion) {
         });
     });
     g.bench_function("format_10k", |b| {
-        b.iter(|| parsed.iter().map(|q| q.to_string().len()).sum::<usize>())
+        b.iter(|| parsed.iter().map(|q| q.to_string().len()).sum::<usize>());
     });
     g.bench_function("milli_value_10k", |b| {
-        b.iter(|| parsed.iter().map(Quantity::milli_value).sum::<i64>())
+        b.iter(|| parsed.iter().map(Quantity::milli_value).sum::<i64>());
     });
     g.finish();
 }
@@ -44,7 +48,7 @@ fn cluster(c: &mut Criterion) {
     let mut g = c.benchmark_group("in_memory_cluster");
     g.sample_size(20);
     g.bench_function("list_10k_pods", |b| {
-        b.iter(|| rt.block_on(list_all_pods(&pods)).expect("list"))
+        b.iter(|| rt.block_on(list_all_pods(&pods)).expect("list"));
     });
     let deployment = rt
         .block_on(cluster_with_deployment(1000))

@@ -13,7 +13,7 @@ pub(crate) fn print_structured<T: Serialize>(
 ) -> anyhow::Result<()> {
     match format {
         OutputFormat::Json | OutputFormat::Table => {
-            println!("{}", serde_json::to_string_pretty(value)?)
+            println!("{}", serde_json::to_string_pretty(value)?);
         }
         OutputFormat::Yaml => print!("{}", serde_yaml::to_string(value)?),
     }

@@ -31,10 +31,10 @@ pub mod error;
 pub mod manifest;
 pub mod metrics;
 pub mod quantity;
+pub mod rolling;
 #[cfg(feature = "runtime")]
 #[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
 pub mod runtime;
-pub mod rolling;
 pub mod tenancy;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -8,6 +8,10 @@ use ksx_core::cluster::kube::KubeCluster;
 use ksx_core::cluster::{ClusterWriter, Kind, Object, conformance};
 
 /// The live cluster, or `None` (after saying so) when `KUBECONFIG` is unset.
+#[allow(
+    clippy::print_stderr,
+    reason = "a skipped live test says why on the test output"
+)]
 async fn live_cluster(test: &str) -> Option<KubeCluster> {
     if std::env::var_os("KUBECONFIG").is_none() {
         eprintln!("{test}: skipped because KUBECONFIG is unset");
@@ -50,9 +54,11 @@ async fn reader_writer_conformance() {
     let Some(cluster) = live_cluster("reader_writer_conformance").await else {
         return;
     };
-    in_namespace(&cluster, "reader_writer_conformance", async |ns| {
-        conformance::check_reader_writer(&cluster, ns).await
-    })
+    Box::pin(in_namespace(
+        &cluster,
+        "reader_writer_conformance",
+        async |ns| Box::pin(conformance::check_reader_writer(&cluster, ns)).await,
+    ))
     .await;
 }
 
@@ -61,9 +67,9 @@ async fn watch_conformance() {
     let Some(cluster) = live_cluster("watch_conformance").await else {
         return;
     };
-    in_namespace(&cluster, "watch_conformance", async |ns| {
-        conformance::check_watch(&cluster, ns).await
-    })
+    Box::pin(in_namespace(&cluster, "watch_conformance", async |ns| {
+        Box::pin(conformance::check_watch(&cluster, ns)).await
+    }))
     .await;
 }
 

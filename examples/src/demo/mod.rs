@@ -322,12 +322,12 @@ fn render_report(s: &Summary) -> String {
             s.seed, s.simulated_seconds
         ),
     );
-    r.card("nodes", inv.nodes);
-    r.card("workspaces", s.workspaces);
-    r.card("projects", s.projects);
-    r.card("workloads", inv.workloads);
-    r.card("pods", inv.pods);
-    r.card("ready pods", inv.ready_pods);
+    r.card("nodes", &inv.nodes);
+    r.card("workspaces", &s.workspaces);
+    r.card("projects", &s.projects);
+    r.card("workloads", &inv.workloads);
+    r.card("pods", &inv.pods);
+    r.card("ready pods", &inv.ready_pods);
 
     let rows: Vec<Vec<String>> = inv
         .pools

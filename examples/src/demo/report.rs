@@ -39,7 +39,7 @@ impl Report {
     }
 
     /// A headline figure at the top.
-    pub(crate) fn card(&mut self, label: &str, value: impl ToString) {
+    pub(crate) fn card(&mut self, label: &str, value: &dyn std::fmt::Display) {
         self.cards.push((label.into(), value.to_string()));
     }
 
@@ -216,7 +216,7 @@ mod tests {
     #[test]
     fn escapes_everything_it_prints() {
         let mut r = Report::new("a<b", "c&d");
-        r.card("x\"y", 3);
+        r.card("x\"y", &3);
         r.section("s", "t<t", table(&["h<"], &[vec!["<script>".to_owned()]]));
         let html = r.render();
         assert!(html.contains("a&lt;b") && html.contains("c&amp;d") && html.contains("x&quot;y"));

@@ -103,19 +103,30 @@ pub trait ClusterReader: Send + Sync {
     ///
     /// # Errors
     /// A selector that does not parse, or a failing backend.
-    async fn list(&self, kind: &Kind, namespace: Option<&str>, options: &ListOptions) -> Result<Vec<Object>>;
+    async fn list(
+        &self,
+        kind: &Kind,
+        namespace: Option<&str>,
+        options: &ListOptions,
+    ) -> Result<Vec<Object>>;
 
     /// Gets one object, or `None` when it does not exist.
     ///
     /// # Errors
     /// A failing backend.
-    async fn get(&self, kind: &Kind, namespace: Option<&str>, name: &str) -> Result<Option<Object>>;
+    async fn get(&self, kind: &Kind, namespace: Option<&str>, name: &str)
+    -> Result<Option<Object>>;
 
     /// Watches objects of a kind: first an `Added` for each existing object, then changes as they happen.
     ///
     /// # Errors
     /// A selector that does not parse, or a failing backend.
-    async fn watch(&self, kind: &Kind, namespace: Option<&str>, options: &ListOptions) -> Result<WatchStream>;
+    async fn watch(
+        &self,
+        kind: &Kind,
+        namespace: Option<&str>,
+        options: &ListOptions,
+    ) -> Result<WatchStream>;
 }
 
 /// Changes objects: create, patch, scale, delete.
@@ -131,13 +142,25 @@ pub trait ClusterWriter: Send + Sync {
     ///
     /// # Errors
     /// [`Error::NotFound`], a patch that does not yield a valid object, or a failing backend.
-    async fn patch(&self, kind: &Kind, namespace: Option<&str>, name: &str, patch: &Patch) -> Result<Object>;
+    async fn patch(
+        &self,
+        kind: &Kind,
+        namespace: Option<&str>,
+        name: &str,
+        patch: &Patch,
+    ) -> Result<Object>;
 
     /// Applies a patch to an object's status subresource and returns the result.
     ///
     /// # Errors
     /// As [`ClusterWriter::patch`].
-    async fn patch_status(&self, kind: &Kind, namespace: Option<&str>, name: &str, patch: &Patch) -> Result<Object>;
+    async fn patch_status(
+        &self,
+        kind: &Kind,
+        namespace: Option<&str>,
+        name: &str,
+        patch: &Patch,
+    ) -> Result<Object>;
 
     /// Sets `spec.replicas` through the scale subresource (Deployments, StatefulSets, ReplicaSets).
     ///
@@ -170,8 +193,13 @@ pub trait LogReader: Send + Sync {
     ///
     /// # Errors
     /// [`Error::NotFound`] for an unknown pod or container, or a failing backend.
-    async fn logs(&self, namespace: &str, pod: &str, container: Option<&str>, options: &LogOptions)
-    -> Result<String>;
+    async fn logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        options: &LogOptions,
+    ) -> Result<String>;
 }
 
 /// Everything a controller needs from a cluster.
@@ -204,7 +232,11 @@ pub trait TypedExt: ClusterReader {
     ///
     /// # Errors
     /// As [`ClusterReader::list`].
-    async fn list_typed<T: Typed>(&self, namespace: Option<&str>, options: &ListOptions) -> Result<Vec<T>> {
+    async fn list_typed<T: Typed>(
+        &self,
+        namespace: Option<&str>,
+        options: &ListOptions,
+    ) -> Result<Vec<T>> {
         let objects = self.list(&T::kind(), namespace, options).await?;
         Ok(objects.into_iter().filter_map(T::from_object).collect())
     }
@@ -214,7 +246,10 @@ pub trait TypedExt: ClusterReader {
     /// # Errors
     /// As [`ClusterReader::get`].
     async fn get_typed<T: Typed>(&self, namespace: Option<&str>, name: &str) -> Result<Option<T>> {
-        Ok(self.get(&T::kind(), namespace, name).await?.and_then(T::from_object))
+        Ok(self
+            .get(&T::kind(), namespace, name)
+            .await?
+            .and_then(T::from_object))
     }
 }
 
@@ -222,7 +257,10 @@ impl<R: ClusterReader + ?Sized> TypedExt for R {}
 
 /// `namespace/name` (or `name`) of an object's metadata, for messages.
 pub fn meta_key(meta: &ObjectMeta) -> String {
-    crate::error::object_key(meta.namespace.as_deref(), meta.name.as_deref().unwrap_or(""))
+    crate::error::object_key(
+        meta.namespace.as_deref(),
+        meta.name.as_deref().unwrap_or(""),
+    )
 }
 
 impl fmt::Display for Kind {

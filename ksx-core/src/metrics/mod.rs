@@ -192,13 +192,24 @@ pub trait MetricsSource: Send + Sync {
     ///
     /// # Errors
     /// A failing backend; a metric with no series at all is [`crate::Error::MetricUnavailable`].
-    async fn pods_metric(&self, namespace: &str, selector: &str, metric: &MetricId) -> Result<Vec<ObjectValue>>;
+    async fn pods_metric(
+        &self,
+        namespace: &str,
+        selector: &str,
+        metric: &MetricId,
+    ) -> Result<Vec<ObjectValue>>;
 
     /// A custom metric describing one object (`Object` metrics), for example an Ingress's request rate.
     ///
     /// # Errors
     /// [`crate::Error::MetricUnavailable`] when there is no value, or a failing backend.
-    async fn object_metric(&self, namespace: &str, kind: &str, name: &str, metric: &MetricId) -> Result<Sample>;
+    async fn object_metric(
+        &self,
+        namespace: &str,
+        kind: &str,
+        name: &str,
+        metric: &MetricId,
+    ) -> Result<Sample>;
 
     /// An external metric: every series matching the id, as values (`External` metrics sum them).
     ///

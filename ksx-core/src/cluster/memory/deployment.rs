@@ -36,6 +36,7 @@ struct RsInfo {
     pods: i32,
     ready: i32,
     available: i32,
+    min_ready_seconds: Option<i32>,
     template: PodTemplateSpec,
 }
 
@@ -76,6 +77,7 @@ fn replica_sets(st: &State, uid: &str, template: &PodTemplateSpec) -> (Vec<RsInf
                 pods: status.map_or(0, |s| s.replicas),
                 ready: status.and_then(|s| s.ready_replicas).unwrap_or(0),
                 available: status.and_then(|s| s.available_replicas).unwrap_or(0),
+                min_ready_seconds: spec.and_then(|s| s.min_ready_seconds),
                 template: spec.and_then(|s| s.template.clone()).unwrap_or_default(),
             };
             (rs.metadata.creation_timestamp.as_ref().map(|t| t.0), info)
@@ -163,6 +165,17 @@ fn sync(st: &mut State, key: &Key, now: Timestamp) {
         });
         let message = format!("Found new replica set \"{}\"", rs.name);
         set_progressing(st, key, "FoundNewReplicaSet", &message, now);
+    }
+
+    // minReadySeconds follows the Deployment onto its ReplicaSets, which count availability with it.
+    for rs in &rss {
+        if rs.min_ready_seconds != spec.min_ready_seconds {
+            st.store.update(&Kind::ReplicaSet, &key.0, &rs.name, |o| {
+                if let Object::ReplicaSet(r) = o {
+                    r.spec.get_or_insert_default().min_ready_seconds = spec.min_ready_seconds;
+                }
+            });
+        }
     }
 
     if is_recreate(&spec) {
@@ -274,7 +287,7 @@ fn recreate(
     match new_index.and_then(|i| rss.get(i)) {
         None => create_replica_set(st, key, d, desired, max_old_revision + 1, now),
         Some(new) if new.replicas != desired => {
-            scale(st, &owner, &key.0, &new.name, new.replicas, desired)
+            scale(st, &owner, &key.0, &new.name, new.replicas, desired);
         }
         Some(_) => {}
     }

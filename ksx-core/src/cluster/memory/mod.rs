@@ -202,7 +202,13 @@ impl InMemoryCluster {
     pub fn apply(&self, object: Object) -> Result<Object> {
         let mut st = self.lock();
         let kind = object.kind();
-        let namespace = namespace_key(&kind, object.namespace().or(Some("default")));
+        let namespace = namespace_key(
+            &kind,
+            object
+                .namespace()
+                .filter(|n| !n.is_empty())
+                .or(Some("default")),
+        );
         if !object.name().is_empty() && st.store.contains(&kind, &namespace, object.name()) {
             let mut object = object;
             if kind.is_namespaced() {

@@ -1,5 +1,7 @@
 //! Small pure helpers about pods shared by the controllers: readiness, availability, conditions, requests.
 
+use std::collections::BTreeMap;
+
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -126,6 +128,36 @@ pub(super) fn requests(pod: &Pod) -> (i64, i64) {
         memory = memory.saturating_add(get("memory"));
     }
     (cpu, memory)
+}
+
+/// Resources that are not CPU, memory, pods or ephemeral storage (`nvidia.com/gpu`, `hugepages-2Mi`…).
+pub(super) fn is_extended(name: &str) -> bool {
+    !matches!(name, "cpu" | "memory" | "pods" | "ephemeral-storage")
+}
+
+/// The extended resources a pod requests, in millis: the sum over its containers, a limit standing in for a
+/// missing request as the API server defaults it.
+pub(super) fn extended_requests(pod: &Pod) -> BTreeMap<String, i64> {
+    let mut out: BTreeMap<String, i64> = BTreeMap::new();
+    for resources in pod
+        .spec
+        .iter()
+        .flat_map(|s| &s.containers)
+        .filter_map(|c| c.resources.as_ref())
+    {
+        let requests = resources.requests.iter().flatten();
+        let limits = resources.limits.iter().flatten().filter(|(name, _)| {
+            resources
+                .requests
+                .as_ref()
+                .is_none_or(|r| !r.contains_key(*name))
+        });
+        for (name, q) in requests.chain(limits).filter(|(n, _)| is_extended(n)) {
+            let total = out.entry(name.clone()).or_default();
+            *total = total.saturating_add(milli(&q.0));
+        }
+    }
+    out
 }
 
 /// The container names of a pod, in spec order.

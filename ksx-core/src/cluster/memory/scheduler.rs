@@ -1,6 +1,6 @@
 //! A naive scheduler: binds each pending pod to the feasible node with the most free CPU (ties broken by name).
 //! A node is feasible when it is schedulable, its taints are tolerated, the pod's nodeSelector matches its labels
-//! and its allocatable CPU, memory and pod count fit the pod's requests. Pods that fit nowhere stay Pending with a
+//! and its allocatable CPU, memory, pod count and extended resources (GPUs…) fit the pod's requests. Pods that fit nowhere stay Pending with a
 //! `FailedScheduling` event in the upstream wording.
 
 use std::collections::BTreeMap;
@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Node, Pod, Taint, Toleration};
 
-use super::pods::{is_active, milli, node_name, requests, set_condition};
+use super::pods::{
+    extended_requests, is_active, is_extended, milli, node_name, requests, set_condition,
+};
 use super::state::{EventType, Involved, State};
 use crate::cluster::{Kind, Object};
 
@@ -92,6 +94,22 @@ fn allocatable(node: &Node, name: &str) -> Option<i64> {
         .map(|q| milli(&q.0))
 }
 
+/// A node's allocatable extended resources, in millis (capacity when allocatable is unset).
+fn extended_allocatable(node: &Node) -> BTreeMap<String, i64> {
+    let Some(status) = node.status.as_ref() else {
+        return BTreeMap::new();
+    };
+    status
+        .allocatable
+        .as_ref()
+        .or(status.capacity.as_ref())
+        .into_iter()
+        .flatten()
+        .filter(|(name, _)| is_extended(name))
+        .map(|(name, q)| (name.clone(), milli(&q.0)))
+        .collect()
+}
+
 /// What the scheduler knows about one node.
 struct NodeInfo {
     name: String,
@@ -104,9 +122,24 @@ struct NodeInfo {
     used_cpu: i64,
     used_memory: i64,
     used_pods: i64,
+    /// Allocatable extended resources (millis); a resource the node does not list has none.
+    extended: BTreeMap<String, i64>,
+    used_extended: BTreeMap<String, i64>,
 }
 
 impl NodeInfo {
+    /// Accounts a pod bound to this node.
+    fn add_pod(&mut self, pod: &Pod) {
+        let (cpu, memory) = requests(pod);
+        self.used_cpu = self.used_cpu.saturating_add(cpu);
+        self.used_memory = self.used_memory.saturating_add(memory);
+        self.used_pods = self.used_pods.saturating_add(1000);
+        for (name, amount) in extended_requests(pod) {
+            let used = self.used_extended.entry(name).or_default();
+            *used = used.saturating_add(amount);
+        }
+    }
+
     fn free_cpu(&self) -> i64 {
         self.cpu
             .map_or(i64::MAX, |c| c.saturating_sub(self.used_cpu))
@@ -133,6 +166,8 @@ pub(super) fn schedule(st: &mut State, now: Timestamp) {
                 used_cpu: 0,
                 used_memory: 0,
                 used_pods: 0,
+                extended: extended_allocatable(n),
+                used_extended: BTreeMap::new(),
             }),
             _ => None,
         })
@@ -149,10 +184,7 @@ pub(super) fn schedule(st: &mut State, now: Timestamp) {
             .and_then(|&i| nodes.get_mut(i))
             && is_active(pod)
         {
-            let (cpu, memory) = requests(pod);
-            node.used_cpu = node.used_cpu.saturating_add(cpu);
-            node.used_memory = node.used_memory.saturating_add(memory);
-            node.used_pods = node.used_pods.saturating_add(1000);
+            node.add_pod(pod);
         }
     }
 
@@ -166,10 +198,7 @@ pub(super) fn schedule(st: &mut State, now: Timestamp) {
                 let Some(node) = nodes.get_mut(i) else {
                     continue;
                 };
-                let (cpu, memory) = requests(pod);
-                node.used_cpu = node.used_cpu.saturating_add(cpu);
-                node.used_memory = node.used_memory.saturating_add(memory);
-                node.used_pods = node.used_pods.saturating_add(1000);
+                node.add_pod(pod);
                 let node_name = node.name.clone();
                 st.store.update(&Kind::Pod, &key.0, &key.1, |object| {
                     if let Object::Pod(pod) = object {
@@ -232,6 +261,7 @@ fn pick_node(pod: &Pod, nodes: &[NodeInfo]) -> Result<usize, String> {
     let tolerations: &[Toleration] = spec.and_then(|s| s.tolerations.as_deref()).unwrap_or(&[]);
     let node_selector = spec.and_then(|s| s.node_selector.as_ref());
     let (cpu, memory) = requests(pod);
+    let extended = extended_requests(pod);
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
     let mut best: Option<usize> = None;
     for (i, info) in nodes.iter().enumerate() {
@@ -273,6 +303,13 @@ fn pick_node(pod: &Pod, nodes: &[NodeInfo]) -> Result<usize, String> {
                 .is_some_and(|m| info.used_memory.saturating_add(memory) > m)
             {
                 failed.push("Insufficient memory".to_owned());
+            }
+            for (name, amount) in extended.iter().filter(|(_, a)| **a > 0) {
+                let have = info.extended.get(name).copied().unwrap_or(0);
+                let used = info.used_extended.get(name).copied().unwrap_or(0);
+                if used.saturating_add(*amount) > have {
+                    failed.push(format!("Insufficient {name}"));
+                }
             }
         }
         if failed.is_empty() {

@@ -130,7 +130,7 @@ impl PodProfile {
                 "never-ready" => self.failure = PodFailure::NeverReady,
                 "false" | "" => self.failure = PodFailure::Healthy,
                 other => {
-                    tracing::warn!(annotation = FAIL_ANNOTATION, value = %other, "ignoring an unknown failure mode")
+                    tracing::warn!(annotation = FAIL_ANNOTATION, value = %other, "ignoring an unknown failure mode");
                 }
             }
         }
@@ -245,7 +245,7 @@ impl State {
         );
         match self.pods.get_mut(&key) {
             Some(sim) if sim.stage == Stage::Unscheduled && node_name(pod).is_some() => {
-                sim.stage = Stage::Starting
+                sim.stage = Stage::Starting;
             }
             Some(_) => {}
             None => self.track_pod(pod),

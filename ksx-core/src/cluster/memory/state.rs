@@ -353,8 +353,11 @@ impl State {
             ..Event::default()
         };
         self.insert_new(Object::Event(event));
-        self.event_index.insert(key.clone(), (namespace.clone(), name.clone()));
-        self.event_queue.push_back((now.0, key, (namespace, name)));
+        self.event_index
+            .insert(key.clone(), (namespace.clone(), name.clone()));
+        let recorded = self.now();
+        self.event_queue
+            .push_back((recorded, key, (namespace, name)));
         self.expire_events();
     }
 

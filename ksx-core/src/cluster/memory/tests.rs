@@ -605,3 +605,57 @@ fn configmaps_round_trip_typed() {
     };
     assert_eq!(back.data.unwrap()["a"], "b");
 }
+
+#[test]
+fn extended_resources_limit_placement() {
+    let cluster = InMemoryCluster::default();
+    let gpu_node = json!({
+        "metadata": {"name": "gpu-0"},
+        "status": {
+            "allocatable": {"cpu": "32", "memory": "128Gi", "pods": "110", "nvidia.com/gpu": "4"},
+            "conditions": [{"type": "Ready", "status": "True"}]
+        }
+    });
+    cluster.apply(object(&Kind::Node, gpu_node)).unwrap();
+    cluster.add_node("cpu-0", "32", "128Gi").unwrap();
+    // Three pods of two GPUs each: only two fit on the four-GPU node, none on the CPU node.
+    cluster
+        .apply(deployment(
+            "ml",
+            "train",
+            3,
+            "train:1",
+            &json!({"spec": {"template": {"spec": {"containers": [
+                {"name": "main", "image": "train:1", "resources": {"limits": {"nvidia.com/gpu": "2"}}}
+            ]}}}}),
+        ))
+        .unwrap();
+    cluster.advance(Duration::from_secs(5));
+    let all = pods(&cluster, "ml", "app=train");
+    assert_eq!(all.len(), 3);
+    let on_gpu = all
+        .iter()
+        .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some("gpu-0"))
+        .count();
+    assert_eq!(on_gpu, 2);
+    let pending = all
+        .iter()
+        .filter(|p| {
+            p.spec
+                .as_ref()
+                .and_then(|s| s.node_name.as_deref())
+                .is_none()
+        })
+        .count();
+    assert_eq!(pending, 1);
+    let message = cluster
+        .events(Some("ml"))
+        .into_iter()
+        .find(|e| e.reason.as_deref() == Some("FailedScheduling"))
+        .and_then(|e| e.message)
+        .unwrap();
+    assert_eq!(
+        message,
+        "0/2 nodes are available: 2 Insufficient nvidia.com/gpu."
+    );
+}

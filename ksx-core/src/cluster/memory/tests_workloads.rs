@@ -598,3 +598,19 @@ fn never_ready_pods_warn_once() {
         ("False".into(), "MinimumReplicasUnavailable".into())
     );
 }
+
+#[test]
+fn min_ready_seconds_delays_availability() {
+    let cluster = cluster_with_nodes(1);
+    let spec = json!({"spec": {"minReadySeconds": 10}});
+    cluster
+        .apply(deployment("shop", "web", 2, "web:1", &spec))
+        .unwrap();
+    cluster.advance(Duration::from_secs(5));
+    let s = get_deployment(&cluster, "shop", "web").status.unwrap();
+    assert_eq!((s.ready_replicas, s.available_replicas), (Some(2), Some(0)));
+    assert_eq!(s.unavailable_replicas, Some(2));
+    cluster.advance(Duration::from_secs(10));
+    let s = get_deployment(&cluster, "shop", "web").status.unwrap();
+    assert_eq!((s.ready_replicas, s.available_replicas), (Some(2), Some(2)));
+}

@@ -1,0 +1,165 @@
+//! Runs the real `ksx` binary: version, the demo's determinism and report, exit codes of commands not yet landed.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn ksx(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ksx"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("KSX_LOG")
+        .output()
+        .expect("run ksx")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("utf-8 stdout")
+}
+
+#[test]
+fn version_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ksx(&["version", "-o", "json"], dir.path());
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["ksx"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(v["kubernetesApi"], "1.33");
+}
+
+/// A small demo keeps the test quick; the full-size demo runs the same code.
+const SMALL: [&str; 7] = [
+    "--nodes",
+    "12",
+    "--workloads",
+    "30",
+    "--minutes",
+    "2",
+    "--no-progress",
+];
+
+#[test]
+fn demo_is_reproducible_and_writes_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |report: &str| {
+        let mut args = vec!["demo", "--seed", "1", "--report", report, "-o", "json"];
+        args.extend(SMALL);
+        let out = ksx(&args, dir.path());
+        assert!(
+            out.status.success(),
+            "stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout(&out)
+    };
+    let a = run("a.html");
+    let b = run("a.html");
+    assert_eq!(a, b, "same seed, same summary");
+    let html_a = std::fs::read_to_string(dir.path().join("a.html")).unwrap();
+    let c = run("c.html");
+    let html_c = std::fs::read_to_string(dir.path().join("c.html")).unwrap();
+    assert_eq!(html_a, html_c, "same seed, same report");
+    assert_ne!(a, c, "the summary names the report path");
+
+    let summary: serde_json::Value = serde_json::from_str(&a).unwrap();
+    assert_eq!(summary["seed"], 1);
+    assert_eq!(summary["inventory"]["nodes"], 12);
+    // 30 generated workloads plus the traced rollout Deployment.
+    assert_eq!(summary["inventory"]["workloads"], 31);
+    assert!(summary["inventory"]["pods"].as_u64().unwrap() >= 31);
+    let rollout = &summary["rollout"];
+    assert_eq!(rollout["replicas"], 20);
+    // maxSurge 25% of 20 rounds up to 5, maxUnavailable 10% rounds down to 2.
+    assert!(rollout["peakPods"].as_i64().unwrap() <= 25, "{rollout}");
+    assert!(
+        rollout["lowestAvailable"].as_i64().unwrap() >= 18,
+        "{rollout}"
+    );
+    assert!(
+        rollout["completedAfterSeconds"].as_u64().is_some(),
+        "{rollout}"
+    );
+
+    assert!(html_a.starts_with("<!DOCTYPE html>"));
+    for section in [
+        "id=\"nodes\"",
+        "id=\"workspaces\"",
+        "id=\"pods\"",
+        "id=\"rollout\"",
+        "<polyline",
+    ] {
+        assert!(html_a.contains(section), "report lacks {section}");
+    }
+}
+
+#[test]
+fn different_seeds_differ() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |seed: &str| {
+        let mut args = vec!["demo", "--seed", seed, "--report", "r.html", "-o", "json"];
+        args.extend(SMALL);
+        stdout(&ksx(&args, dir.path()))
+    };
+    assert_ne!(run("1"), run("2"));
+}
+
+#[test]
+fn table_summary_names_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["demo", "--seed", "3", "--report", "t.html"];
+    args.extend(SMALL);
+    let out = ksx(&args, dir.path());
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("ksx demo (seed 3): 12 nodes, 4 workspaces, 13 projects"),
+        "{text}"
+    );
+    assert!(
+        text.contains("POOL") && text.contains("WORKSPACE"),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("report: t.html"), "{text}");
+    // No progress bar without a terminal: nothing but logs may reach stderr, and there are none by default.
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn bad_flags_exit_2_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ksx(&["demo", "--nodes", "2"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--nodes must be at least 4"));
+
+    let out = ksx(
+        &[
+            "demo",
+            "--report",
+            "/nonexistent-dir/x.html",
+            "--nodes",
+            "4",
+            "--workloads",
+            "1",
+            "--minutes",
+            "0",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent-dir/x.html"));
+}
+
+#[test]
+fn commands_not_landed_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ksx(&["hpa"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`ksx hpa` is not available in this build yet"),
+        "{err}"
+    );
+}
