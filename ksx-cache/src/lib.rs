@@ -1,7 +1,7 @@
 //! `ksx-cache`: Fluid-style dataset cache planner and read-through block cache of ksx.
-//!
-//! The engines of this crate arrive with their issues; today it holds the error type shared by them.
 
 pub mod error;
+pub mod policy;
 
 pub use error::{Error, Result};
+pub use policy::{Access, EvictionPolicy, PolicyKind};

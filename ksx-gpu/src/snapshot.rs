@@ -1,0 +1,431 @@
+//! The scheduling snapshot: nodes with dense resource vectors, precomputed pod requests and incremental
+//! bind/unbind.
+//!
+//! Nodes are kept sorted by name (design decision D2: input order never matters) and addressed by [`NodeId`], their
+//! position in that order. Each node holds its allocatable and requested amounts as `i64` vectors indexed by
+//! [`ResourceId`], plus the requested CPU and memory with the scoring defaults (100m / 200Mi per container without
+//! a request) that NodeResourcesFit scoring uses. A pod's requests are computed once, in a [`PodInfo`], and binding
+//! adds them to a node in a few integer additions; unbinding subtracts the same numbers.
+
+use std::collections::{BTreeMap, HashMap};
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+
+use crate::error::{Error, Result};
+use crate::plugins::affinity::PodAffinity;
+use crate::plugins::taints::{NodeTaint, PodToleration};
+use crate::resources::{
+    self, PODS, RequestOptions, ResourceId, ResourceTable, is_scalar_resource,
+    is_schedulable_resource, parse_quantity,
+};
+
+/// The index of a node in a [`Snapshot`] (its position in name order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    /// The slot in the snapshot's node vector.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// One node as the scheduler sees it.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    /// The node's name.
+    pub name: String,
+    /// Its labels.
+    pub labels: BTreeMap<String, String>,
+    /// Its taints.
+    pub taints: Vec<NodeTaint>,
+    /// `spec.unschedulable`.
+    pub unschedulable: bool,
+    /// Allocatable amounts by [`ResourceId`] (CPU in millicores, the rest in units).
+    pub allocatable: Vec<i64>,
+    /// Real requests of the pods bound here, by [`ResourceId`].
+    pub requested: Vec<i64>,
+    /// Requested CPU (millicores) and memory (bytes) with the scoring defaults for missing requests.
+    pub non_zero_requested: [i64; 2],
+    /// Pods bound here.
+    pub pod_count: i64,
+    /// Allocatable `pods`.
+    pub allowed_pods: i64,
+}
+
+impl NodeInfo {
+    /// Allocatable amount of a resource (0 when the node does not have it).
+    pub fn allocatable(&self, id: ResourceId) -> i64 {
+        self.allocatable.get(id.index()).copied().unwrap_or(0)
+    }
+
+    /// Requested amount of a resource on the node (0 when nothing requests it).
+    pub fn requested(&self, id: ResourceId) -> i64 {
+        self.requested.get(id.index()).copied().unwrap_or(0)
+    }
+
+    fn add(&mut self, usage: &PodUsage, sign: i64) {
+        for &(id, v) in &usage.requests {
+            if self.requested.len() <= id.index() {
+                self.requested.resize(id.index() + 1, 0);
+            }
+            if let Some(slot) = self.requested.get_mut(id.index()) {
+                *slot = slot.saturating_add(v.saturating_mul(sign));
+            }
+        }
+        for (slot, v) in self.non_zero_requested.iter_mut().zip(usage.non_zero) {
+            *slot = slot.saturating_add(v.saturating_mul(sign));
+        }
+        self.pod_count = self.pod_count.saturating_add(sign);
+    }
+}
+
+/// What a bound pod adds to its node.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PodUsage {
+    /// Real, non-zero requests sorted by resource id.
+    pub requests: Vec<(ResourceId, i64)>,
+    /// CPU and memory with the scoring defaults.
+    pub non_zero: [i64; 2],
+}
+
+/// A pod prepared for scheduling: requests resolved to resource ids, tolerations and affinity compiled.
+#[derive(Debug, Clone)]
+pub struct PodInfo {
+    /// `namespace/name` (or `name` without a namespace).
+    pub key: String,
+    /// The namespace (`default` when unset, as the API server fills it).
+    pub namespace: String,
+    /// `spec.priority` (0 when unset).
+    pub priority: i32,
+    /// Real, non-zero requests sorted by resource id (`cpu`, `memory`, `ephemeral-storage`, then scalars).
+    pub requests: Vec<(ResourceId, i64)>,
+    /// CPU and memory with the scoring defaults (NodeResourcesFit scoring).
+    pub non_zero: [i64; 2],
+    /// Compiled tolerations.
+    pub tolerations: Vec<PodToleration>,
+    /// Compiled `nodeSelector` and node affinity.
+    pub affinity: PodAffinity,
+}
+
+impl PodInfo {
+    /// The real request for a resource (0 when not requested).
+    pub fn request(&self, id: ResourceId) -> i64 {
+        self.requests
+            .iter()
+            .find(|(r, _)| *r == id)
+            .map_or(0, |(_, v)| *v)
+    }
+
+    /// The request NodeResourcesFit scoring uses for a resource: the defaulted value for CPU and memory, the
+    /// real one otherwise.
+    pub fn scoring_request(&self, id: ResourceId) -> i64 {
+        match id {
+            ResourceId::CPU => self.non_zero[0],
+            ResourceId::MEMORY => self.non_zero[1],
+            other => self.request(other),
+        }
+    }
+
+    /// What binding this pod adds to a node.
+    pub fn usage(&self) -> PodUsage {
+        PodUsage {
+            requests: self.requests.clone(),
+            non_zero: self.non_zero,
+        }
+    }
+}
+
+/// The key `namespace/name` of a pod.
+pub fn pod_key(pod: &Pod) -> String {
+    let name = pod.metadata.name.as_deref().unwrap_or("");
+    match pod.metadata.namespace.as_deref() {
+        Some(ns) if !ns.is_empty() => format!("{ns}/{name}"),
+        _ => name.to_owned(),
+    }
+}
+
+/// Nodes and bound pods, indexed for filtering and scoring.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    resources: ResourceTable,
+    nodes: Vec<NodeInfo>,
+    by_name: HashMap<String, NodeId>,
+    bound: HashMap<String, (NodeId, PodUsage)>,
+}
+
+impl Snapshot {
+    /// Builds a snapshot from nodes and the pods bound to them (`spec.nodeName`). Pods without a node name, or
+    /// bound to a node that is not in `nodes`, are ignored.
+    ///
+    /// # Errors
+    /// [`Error::InvalidObject`] for a node without a name or two nodes of the same name;
+    /// [`Error::InvalidQuantity`] for a quantity that does not parse (naming node or pod and field).
+    pub fn new(nodes: &[Node], pods: &[Pod]) -> Result<Self> {
+        let mut named = Vec::with_capacity(nodes.len());
+        for (i, node) in nodes.iter().enumerate() {
+            match node.metadata.name.as_deref() {
+                Some(name) if !name.is_empty() => named.push((name, node)),
+                _ => {
+                    return Err(Error::InvalidObject {
+                        object: format!("nodes[{i}]"),
+                        reason: "metadata.name is required".into(),
+                    });
+                }
+            }
+        }
+        named.sort_by(|a, b| a.0.cmp(b.0));
+        if let Some(w) = named.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(Error::InvalidObject {
+                object: format!("node {}", w[0].0),
+                reason: "two nodes have this name".into(),
+            });
+        }
+        let mut snapshot = Self::default();
+        for (name, node) in named {
+            let info = snapshot.node_info(name, node)?;
+            let id = NodeId(u32::try_from(snapshot.nodes.len()).unwrap_or(u32::MAX));
+            snapshot.by_name.insert(name.to_owned(), id);
+            snapshot.nodes.push(info);
+        }
+        for pod in pods {
+            let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) else {
+                continue;
+            };
+            let Some(id) = snapshot.node_id(node) else {
+                continue;
+            };
+            let info = snapshot.pod_info(pod)?;
+            snapshot.bind(id, &info);
+        }
+        Ok(snapshot)
+    }
+
+    fn node_info(&mut self, name: &str, node: &Node) -> Result<NodeInfo> {
+        let object = format!("node {name}");
+        let mut allocatable = vec![0; 3];
+        let mut allowed_pods = 0;
+        let alloc = node.status.as_ref().and_then(|s| s.allocatable.as_ref());
+        for (res, q) in alloc.into_iter().flatten() {
+            if res != PODS && !is_schedulable_resource(res) {
+                continue;
+            }
+            let q = parse_quantity(q, &object, &format!("status.allocatable.{res}"))?;
+            if res == PODS {
+                allowed_pods = q.value();
+                continue;
+            }
+            let id = self.resources.intern(res);
+            if allocatable.len() <= id.index() {
+                allocatable.resize(id.index() + 1, 0);
+            }
+            if let Some(slot) = allocatable.get_mut(id.index()) {
+                *slot = resources::to_units(res, &q);
+            }
+        }
+        let spec = node.spec.as_ref();
+        Ok(NodeInfo {
+            name: name.to_owned(),
+            labels: node.metadata.labels.clone().unwrap_or_default(),
+            taints: spec
+                .and_then(|s| s.taints.as_ref())
+                .map(|t| t.iter().map(NodeTaint::from_k8s).collect())
+                .unwrap_or_default(),
+            unschedulable: spec.and_then(|s| s.unschedulable).unwrap_or(false),
+            requested: vec![0; allocatable.len()],
+            allocatable,
+            non_zero_requested: [0; 2],
+            pod_count: 0,
+            allowed_pods,
+        })
+    }
+
+    /// Prepares a pod: requests (real and with scoring defaults), tolerations, affinity. New scalar resource names
+    /// are interned (no node has them, so any non-zero request for them fails the fit filter).
+    ///
+    /// # Errors
+    /// [`Error::InvalidQuantity`] naming the pod and field of a quantity that does not parse.
+    pub fn pod_info(&mut self, pod: &Pod) -> Result<PodInfo> {
+        let key = pod_key(pod);
+        let object = format!("pod {key}");
+        let real = resources::pod_requests(pod, &object, RequestOptions::default())?;
+        let scoring = resources::pod_requests(
+            pod,
+            &object,
+            RequestOptions {
+                non_missing_defaults: true,
+            },
+        )?;
+        let mut requests: Vec<(ResourceId, i64)> = real
+            .iter()
+            .filter(|(_, v)| **v != 0)
+            .map(|(name, v)| (self.resources.intern(name), *v))
+            .collect();
+        requests.sort_unstable();
+        let spec = pod.spec.as_ref();
+        Ok(PodInfo {
+            namespace: pod
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".to_owned()),
+            key,
+            priority: spec.and_then(|s| s.priority).unwrap_or(0),
+            requests,
+            non_zero: [
+                scoring.get(resources::CPU).copied().unwrap_or(0),
+                scoring.get(resources::MEMORY).copied().unwrap_or(0),
+            ],
+            tolerations: spec
+                .and_then(|s| s.tolerations.as_ref())
+                .map(|t| t.iter().map(PodToleration::from_k8s).collect())
+                .unwrap_or_default(),
+            affinity: PodAffinity::from_pod(pod),
+        })
+    }
+
+    /// The resource names known to this snapshot.
+    pub fn resources(&self) -> &ResourceTable {
+        &self.resources
+    }
+
+    /// Interns a resource name (for plugin args that name resources).
+    pub fn intern_resource(&mut self, name: &str) -> ResourceId {
+        self.resources.intern(name)
+    }
+
+    /// True when a resource id names a scalar resource.
+    pub fn is_scalar(&self, id: ResourceId) -> bool {
+        is_scalar_resource(self.resources.name(id))
+    }
+
+    /// The nodes, sorted by name.
+    pub fn nodes(&self) -> &[NodeInfo] {
+        &self.nodes
+    }
+
+    /// One node.
+    pub fn node(&self, id: NodeId) -> Option<&NodeInfo> {
+        self.nodes.get(id.index())
+    }
+
+    /// The id of a node name.
+    pub fn node_id(&self, name: &str) -> Option<NodeId> {
+        self.by_name.get(name).copied()
+    }
+
+    /// How many nodes there are.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// True without nodes.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The node a pod (by key) is bound to.
+    pub fn bound_node(&self, pod_key: &str) -> Option<NodeId> {
+        self.bound.get(pod_key).map(|(id, _)| *id)
+    }
+
+    /// Adds a pod to a node: its requests and its pod slot. A pod already bound elsewhere is moved.
+    pub fn bind(&mut self, id: NodeId, pod: &PodInfo) {
+        self.unbind(&pod.key);
+        let usage = pod.usage();
+        if let Some(node) = self.nodes.get_mut(id.index()) {
+            node.add(&usage, 1);
+            self.bound.insert(pod.key.clone(), (id, usage));
+        }
+    }
+
+    /// Removes a bound pod (by key) and gives its requests back; returns the node it was on.
+    pub fn unbind(&mut self, pod_key: &str) -> Option<NodeId> {
+        let (id, usage) = self.bound.remove(pod_key)?;
+        if let Some(node) = self.nodes.get_mut(id.index()) {
+            node.add(&usage, -1);
+        }
+        Some(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn node(name: &str, cpu: &str, mem: &str) -> Node {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name},
+            "status": {"allocatable": {"cpu": cpu, "memory": mem, "pods": "10", "example.com/foo": "2"}}
+        }))
+        .unwrap()
+    }
+
+    fn pod(name: &str, node: Option<&str>, cpu: &str) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "namespace": "ns"},
+            "spec": {"nodeName": node, "containers": [{"name": "c", "resources": {"requests": {"cpu": cpu}}}]}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn sorts_nodes_and_accounts_bound_pods() {
+        let s = Snapshot::new(
+            &[node("b", "4", "8Gi"), node("a", "2", "4Gi")],
+            &[
+                pod("p1", Some("b"), "1"),
+                pod("p2", None, "1"),
+                pod("p3", Some("zz"), "1"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.nodes()[0].name, "a");
+        let b = s.node(s.node_id("b").unwrap()).unwrap();
+        assert_eq!(b.requested(ResourceId::CPU), 1000);
+        assert_eq!(b.non_zero_requested, [1000, 200 * 1024 * 1024]);
+        assert_eq!(b.pod_count, 1);
+        assert_eq!(b.allowed_pods, 10);
+        assert_eq!(b.allocatable(ResourceId::MEMORY), 8 << 30);
+        let foo = s.resources().get("example.com/foo").unwrap();
+        assert_eq!(b.allocatable(foo), 2);
+    }
+
+    #[test]
+    fn bind_and_unbind_are_inverse() {
+        let mut s = Snapshot::new(&[node("a", "2", "4Gi")], &[]).unwrap();
+        let before = s.nodes()[0].clone();
+        let p = s.pod_info(&pod("p", None, "500m")).unwrap();
+        s.bind(NodeId(0), &p);
+        assert_eq!(s.nodes()[0].requested(ResourceId::CPU), 500);
+        assert_eq!(s.bound_node("ns/p"), Some(NodeId(0)));
+        assert_eq!(s.unbind("ns/p"), Some(NodeId(0)));
+        assert_eq!(s.nodes()[0].requested, before.requested);
+        assert_eq!(s.nodes()[0].non_zero_requested, before.non_zero_requested);
+        assert_eq!(s.nodes()[0].pod_count, 0);
+        assert_eq!(s.unbind("ns/p"), None);
+    }
+
+    #[test]
+    fn duplicate_and_nameless_nodes_are_errors() {
+        let e = Snapshot::new(&[node("a", "1", "1Gi"), node("a", "1", "1Gi")], &[]).unwrap_err();
+        assert_eq!(e.to_string(), "node a: two nodes have this name");
+        let e = Snapshot::new(&[Node::default()], &[]).unwrap_err();
+        assert_eq!(e.to_string(), "nodes[0]: metadata.name is required");
+    }
+
+    #[test]
+    fn bad_allocatable_names_node_and_field() {
+        let mut n = node("a", "1", "1Gi");
+        n.status.as_mut().unwrap().allocatable.as_mut().unwrap().insert(
+            "cpu".into(),
+            k8s_openapi::apimachinery::pkg::api::resource::Quantity("x".into()),
+        );
+        let e = Snapshot::new(&[n], &[]).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("node a: field status.allocatable.cpu: invalid quantity \"x\""),
+            "{e}"
+        );
+    }
+}
