@@ -178,6 +178,15 @@ pub(crate) fn lines(x_label: &str, series: &[(&str, &str, Vec<f64>)]) -> String 
         pad + 4.0,
         h - pad
     );
+    // Label both ends of the x axis so the chart reads without hovering.
+    let _ = write!(
+        s,
+        "<text x=\"{pad}\" y=\"{}\" class=\"lbl\">0</text><text x=\"{}\" y=\"{}\" class=\"lbl\">{}</text>",
+        h - pad + 14.0,
+        w - pad - 8.0,
+        h - pad + 14.0,
+        n.saturating_sub(1)
+    );
     for (k, (name, colour, values)) in series.iter().enumerate() {
         let points: Vec<String> = values
             .iter()
