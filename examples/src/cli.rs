@@ -57,21 +57,74 @@ pub(crate) enum Command {
     /// Build a realistic cluster in memory, run every engine on it, print a summary and write an HTML report.
     Demo(DemoArgs),
     /// HPA v2: replica decisions, simulation, v1→v2 conversion.
-    Hpa(InputArgs),
+    Hpa(HpaArgs),
     /// VPA: recommendations and right-sizing reports.
     Vpa(InputArgs),
     /// Inspect manifests or a cluster for risks and misconfiguration.
-    Inspect(InputArgs),
+    Inspect(crate::inspect::InspectArgs),
     /// Event-driven scaling and the autoscaling conflict check.
     Scale(InputArgs),
     /// The ksx scheduler: scores, placement, node groups, GPUs.
-    Sched(InputArgs),
+    Sched(crate::sched::SchedArgs),
     /// Dataset cache: planning and the eviction-policy simulator.
-    Cache(InputArgs),
+    Cache(crate::cache::CacheArgs),
     /// Gateways: hierarchy, smooth upgrades, fault diagnosis.
     Gateway(InputArgs),
     /// Multi-cluster fleet state and upgrade plans.
     Fleet(InputArgs),
+}
+
+/// Flags of `ksx hpa`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct HpaArgs {
+    #[command(subcommand)]
+    pub(crate) command: HpaCommand,
+}
+
+/// Subcommands of `ksx hpa`.
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum HpaCommand {
+    /// Normalize a replica proposal as the HPA controller does (stabilization, policies, min/max).
+    Decide(HpaInputArgs),
+    /// Compute one metric's replica proposal as the HPA replica calculator does.
+    Replicas(HpaInputArgs),
+    /// Convert autoscaling/v1 HPAs (with their annotations) to autoscaling/v2 and list what changed.
+    Convert(HpaConvertArgs),
+    /// Replay a load timeline through the engine and draw the replicas over time (sparkline, SVG).
+    Simulate(HpaSimulateArgs),
+}
+
+/// Flags of `ksx hpa simulate`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct HpaSimulateArgs {
+    /// The simulation request (JSON or YAML); `-` reads standard input.
+    #[arg(long)]
+    pub(crate) input: PathBuf,
+    /// Also write an SVG chart of load and replicas here.
+    #[arg(long)]
+    pub(crate) svg: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
+}
+
+/// Flags of `ksx hpa convert`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct HpaConvertArgs {
+    /// Manifests holding autoscaling/v1 HPAs: files, directories or `-` for standard input.
+    #[arg(short = 'f', long = "filename", required = true)]
+    pub(crate) files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
+}
+
+/// Flags of `ksx hpa decide` and `ksx hpa replicas`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct HpaInputArgs {
+    /// The request document (JSON or YAML); `-` reads standard input.
+    #[arg(long)]
+    pub(crate) input: PathBuf,
+    #[command(flatten)]
+    pub(crate) output: OutputArgs,
 }
 
 /// Flags of `ksx demo`.

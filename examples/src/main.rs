@@ -5,9 +5,15 @@
     reason = "a CLI writes its results to standard output"
 )]
 
+#[macro_use]
+mod output;
+
+mod cache;
 mod cli;
 mod demo;
-mod output;
+mod hpa;
+mod inspect;
+mod sched;
 
 use std::process::ExitCode;
 
@@ -21,10 +27,6 @@ pub(crate) enum Outcome {
     /// Everything succeeded: exit 0.
     Success,
     /// A check or decision failed (findings at or above `--fail-on`, conflicts…): exit 1 or the command's own code.
-    #[expect(
-        dead_code,
-        reason = "the check commands of the scaling and inspection issues return it"
-    )]
     Failed(u8),
 }
 
@@ -85,12 +87,12 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Ok(Outcome::Success)
         }
         Command::Demo(args) => demo::run(&args).await,
-        Command::Hpa(_) => pending("hpa", 4),
+        Command::Hpa(args) => hpa::run(&args),
         Command::Vpa(_) => pending("vpa", 5),
-        Command::Inspect(_) => pending("inspect", 6),
+        Command::Inspect(args) => inspect::run(&args),
         Command::Scale(_) => pending("scale", 7),
-        Command::Sched(_) => pending("sched", 8),
-        Command::Cache(_) => pending("cache", 9),
+        Command::Sched(args) => sched::run(&args),
+        Command::Cache(args) => cache::run(&args),
         Command::Gateway(_) => pending("gateway", 0),
         Command::Fleet(_) => pending("fleet", 0),
     }

@@ -6,6 +6,45 @@ use serde::Serialize;
 
 use crate::cli::OutputFormat;
 
+/// Writes text to standard output. A reader that went away (`ksx … | head`) ends the process quietly with
+/// success, as a SIGPIPE would; any other write failure ends it with the usage/input exit code 2 after saying why.
+pub(crate) fn write_stdout(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            #[allow(
+                clippy::print_stderr,
+                reason = "standard output failed; standard error is all that is left"
+            )]
+            {
+                eprintln!("error: cannot write to standard output: {e}");
+            }
+            std::process::exit(2);
+        }
+    }
+}
+
+/// `println!` for results: goes through [`write_stdout`], so a closed pipe never panics. Declared before
+/// the other modules of the binary (`#[macro_use] mod output;`), so every module can use it.
+macro_rules! outln {
+    () => {
+        $crate::output::write_stdout("\n")
+    };
+    ($($arg:tt)*) => {
+        $crate::output::write_stdout(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` for results: goes through [`write_stdout`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::write_stdout(&format!($($arg)*))
+    };
+}
+
 /// Prints a serializable value as JSON or YAML on standard output.
 pub(crate) fn print_structured<T: Serialize>(
     format: OutputFormat,
@@ -13,9 +52,9 @@ pub(crate) fn print_structured<T: Serialize>(
 ) -> anyhow::Result<()> {
     match format {
         OutputFormat::Json | OutputFormat::Table => {
-            println!("{}", serde_json::to_string_pretty(value)?);
+            outln!("{}", serde_json::to_string_pretty(value)?);
         }
-        OutputFormat::Yaml => print!("{}", serde_yaml::to_string(value)?),
+        OutputFormat::Yaml => out!("{}", serde_yaml::to_string(value)?),
     }
     Ok(())
 }
@@ -99,9 +138,11 @@ pub(crate) fn print_version(format: OutputFormat) -> anyhow::Result<()> {
         k8s_openapi: "0.29",
     };
     match format {
-        OutputFormat::Table => println!(
+        OutputFormat::Table => outln!(
             "ksx {} (Kubernetes API {}, k8s-openapi {})",
-            v.ksx, v.kubernetes_api, v.k8s_openapi
+            v.ksx,
+            v.kubernetes_api,
+            v.k8s_openapi
         ),
         _ => print_structured(format, &v)?,
     }

@@ -155,11 +155,11 @@ fn bad_flags_exit_2_with_a_message() {
 #[test]
 fn commands_not_landed_say_so() {
     let dir = tempfile::tempdir().unwrap();
-    let out = ksx(&["hpa"], dir.path());
+    let out = ksx(&["vpa"], dir.path());
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("`ksx hpa` is not available in this build yet"),
+        err.contains("`ksx vpa` is not available in this build yet"),
         "{err}"
     );
 }

@@ -39,4 +39,15 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+
+    /// A spec that is well-formed but not valid.
+    #[error("{object}: {field}: {message}")]
+    Invalid {
+        /// The object, `runtime "imagenet"` or `dataset "imagenet"`.
+        object: String,
+        /// The field path, `spec.tieredstore.levels[1].quotaList`.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
 }

@@ -429,13 +429,16 @@ pub fn from_yaml_str<T: DeserializeOwned>(file: &str, text: &str) -> Result<T> {
             |l| format!("{file}:{}:{}", l.line(), l.column()),
         );
         let msg = strip_location(&inner.to_string()).to_owned();
+        // The YAML deserializer already names the path in some messages; never say it twice.
+        let first = path.split(['.', '[']).next().unwrap_or_default();
+        let named = path.is_empty()
+            || path == "."
+            || [':', '.', '[']
+                .iter()
+                .any(|c| msg.starts_with(&format!("{first}{c}")));
         Error::Parse {
             location,
-            reason: if path.is_empty() || path == "." {
-                msg
-            } else {
-                format!("{path}: {msg}")
-            },
+            reason: if named { msg } else { format!("{path}: {msg}") },
         }
     })
 }
@@ -505,6 +508,7 @@ mod tests {
             .unwrap_err();
         let msg = err.to_string();
         assert!(msg.starts_with("s.yaml:3:"), "{msg}");
+        assert_eq!(msg.matches("spec").count(), 1, "path named once: {msg}");
         assert!(msg.contains("spec") && msg.contains("maxReplica"), "{msg}");
     }
 

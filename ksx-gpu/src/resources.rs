@@ -207,7 +207,11 @@ fn container_requests(
 ///
 /// # Errors
 /// [`Error::InvalidQuantity`] naming the pod and field of a quantity that does not parse.
-pub fn pod_requests(pod: &Pod, object: &str, opts: RequestOptions) -> Result<BTreeMap<String, i64>> {
+pub fn pod_requests(
+    pod: &Pod,
+    object: &str,
+    opts: RequestOptions,
+) -> Result<BTreeMap<String, i64>> {
     let Some(spec) = pod.spec.as_ref() else {
         return Ok(BTreeMap::new());
     };
@@ -317,7 +321,10 @@ mod tests {
         let r = reqs(&p, false);
         assert_eq!(r["cpu"], 3250);
         assert_eq!(r["memory"], 11 * 1024 * 1024);
-        assert_eq!(r["example.com/foo"], 2, "pod-level extended names are ignored");
+        assert_eq!(
+            r["example.com/foo"], 2,
+            "pod-level extended names are ignored"
+        );
     }
 
     #[test]
@@ -330,9 +337,12 @@ mod tests {
             ]
         }}));
         let r = reqs(&p, true);
-        assert_eq!(r["cpu"], 100, "a: explicit 0; b: 100m; init 100m peaks at 100m");
+        assert_eq!(
+            r["cpu"], 100,
+            "a: explicit 0; b: 100m; init 100m peaks at 100m"
+        );
         assert_eq!(r["memory"], 2 * DEFAULT_MEMORY_REQUEST);
-        assert!(reqs(&p, false).get("memory").is_none());
+        assert!(!reqs(&p, false).contains_key("memory"));
         let empty = pod(serde_json::json!({"spec": {"containers": []}}));
         assert!(reqs(&empty, true).is_empty());
     }
@@ -355,8 +365,9 @@ mod tests {
         ]}}));
         let e = pod_requests(&p, "pod p", RequestOptions::default()).unwrap_err();
         assert!(
-            e.to_string()
-                .starts_with("pod p: field spec.containers[0].resources.requests.cpu: invalid quantity \"lots\""),
+            e.to_string().starts_with(
+                "pod p: field spec.containers[0].resources.requests.cpu: invalid quantity \"lots\""
+            ),
             "{e}"
         );
     }

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use k8s_openapi::api::core::v1::{Node, Pod};
 
 use crate::error::{Error, Result};
-use crate::plugins::affinity::PodAffinity;
+use crate::plugins::affinity::{PodAffinity, ResolvedAffinity, Symbols};
 use crate::plugins::taints::{NodeTaint, PodToleration};
 use crate::resources::{
     self, PODS, RequestOptions, ResourceId, ResourceTable, is_scalar_resource,
@@ -30,48 +30,106 @@ impl NodeId {
     }
 }
 
-/// One node as the scheduler sees it.
+/// How many resources a [`ResourceVec`] holds inline (cpu, memory, ephemeral-storage and the first scalars).
+pub const INLINE_RESOURCES: usize = 6;
+
+/// Amounts by [`ResourceId`]: the first [`INLINE_RESOURCES`] inline, so that the per-node loop reads one
+/// contiguous node record instead of chasing heap pointers; rarer resources spill into a vector.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceVec {
+    inline: [i64; INLINE_RESOURCES],
+    spill: Vec<i64>,
+}
+
+impl ResourceVec {
+    /// The amount of a resource (0 when never set).
+    #[inline]
+    pub fn get(&self, id: ResourceId) -> i64 {
+        let i = id.index();
+        match self.inline.get(i) {
+            Some(v) => *v,
+            None => self.spill.get(i - INLINE_RESOURCES).copied().unwrap_or(0),
+        }
+    }
+
+    fn slot(&mut self, id: ResourceId) -> &mut i64 {
+        let i = id.index();
+        if i < INLINE_RESOURCES {
+            return &mut self.inline[i];
+        }
+        let j = i - INLINE_RESOURCES;
+        if self.spill.len() <= j {
+            self.spill.resize(j + 1, 0);
+        }
+        &mut self.spill[j]
+    }
+
+    /// Sets an amount.
+    pub fn set(&mut self, id: ResourceId, v: i64) {
+        *self.slot(id) = v;
+    }
+
+    /// Adds to an amount, saturating.
+    pub fn add(&mut self, id: ResourceId, v: i64) {
+        let slot = self.slot(id);
+        *slot = slot.saturating_add(v);
+    }
+
+    /// The non-zero entries, by id.
+    pub fn entries(&self) -> Vec<(ResourceId, i64)> {
+        self.inline
+            .iter()
+            .chain(&self.spill)
+            .enumerate()
+            .filter(|(_, v)| **v != 0)
+            .map(|(i, v)| (ResourceId(u16::try_from(i).unwrap_or(u16::MAX)), *v))
+            .collect()
+    }
+}
+
+/// One node as the scheduler sees it. The fields the per-node loop reads come first.
 #[derive(Debug, Clone)]
 pub struct NodeInfo {
-    /// The node's name.
-    pub name: String,
-    /// Its labels.
-    pub labels: BTreeMap<String, String>,
-    /// Its taints.
-    pub taints: Vec<NodeTaint>,
-    /// `spec.unschedulable`.
-    pub unschedulable: bool,
-    /// Allocatable amounts by [`ResourceId`] (CPU in millicores, the rest in units).
-    pub allocatable: Vec<i64>,
-    /// Real requests of the pods bound here, by [`ResourceId`].
-    pub requested: Vec<i64>,
-    /// Requested CPU (millicores) and memory (bytes) with the scoring defaults for missing requests.
-    pub non_zero_requested: [i64; 2],
     /// Pods bound here.
     pub pod_count: i64,
     /// Allocatable `pods`.
     pub allowed_pods: i64,
+    /// Allocatable amounts by [`ResourceId`] (CPU in millicores, the rest in units).
+    pub allocatable: ResourceVec,
+    /// Real requests of the pods bound here, by [`ResourceId`].
+    pub requested: ResourceVec,
+    /// Requested CPU (millicores) and memory (bytes) with the scoring defaults for missing requests.
+    pub non_zero_requested: [i64; 2],
+    /// `spec.unschedulable`.
+    pub unschedulable: bool,
+    /// Its taints.
+    pub taints: Vec<NodeTaint>,
+    /// Its labels as interned `(key, value)` symbols, sorted by key.
+    pub label_symbols: Vec<(u32, u32)>,
+    /// True when a taint has effect `NoSchedule` or `NoExecute` (the TaintToleration filter has work to do).
+    pub has_hard_taints: bool,
+    /// The node's name.
+    pub name: String,
+    /// Its labels.
+    pub labels: BTreeMap<String, String>,
 }
 
 impl NodeInfo {
     /// Allocatable amount of a resource (0 when the node does not have it).
+    #[inline]
     pub fn allocatable(&self, id: ResourceId) -> i64 {
-        self.allocatable.get(id.index()).copied().unwrap_or(0)
+        self.allocatable.get(id)
     }
 
     /// Requested amount of a resource on the node (0 when nothing requests it).
+    #[inline]
     pub fn requested(&self, id: ResourceId) -> i64 {
-        self.requested.get(id.index()).copied().unwrap_or(0)
+        self.requested.get(id)
     }
 
     fn add(&mut self, usage: &PodUsage, sign: i64) {
         for &(id, v) in &usage.requests {
-            if self.requested.len() <= id.index() {
-                self.requested.resize(id.index() + 1, 0);
-            }
-            if let Some(slot) = self.requested.get_mut(id.index()) {
-                *slot = slot.saturating_add(v.saturating_mul(sign));
-            }
+            self.requested.add(id, v.saturating_mul(sign));
         }
         for (slot, v) in self.non_zero_requested.iter_mut().zip(usage.non_zero) {
             *slot = slot.saturating_add(v.saturating_mul(sign));
@@ -106,6 +164,8 @@ pub struct PodInfo {
     pub tolerations: Vec<PodToleration>,
     /// Compiled `nodeSelector` and node affinity.
     pub affinity: PodAffinity,
+    /// The same, resolved against the snapshot's label symbols.
+    pub resolved_affinity: ResolvedAffinity,
 }
 
 impl PodInfo {
@@ -149,6 +209,7 @@ pub fn pod_key(pod: &Pod) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     resources: ResourceTable,
+    symbols: Symbols,
     nodes: Vec<NodeInfo>,
     by_name: HashMap<String, NodeId>,
     bound: HashMap<String, (NodeId, PodUsage)>,
@@ -203,7 +264,7 @@ impl Snapshot {
 
     fn node_info(&mut self, name: &str, node: &Node) -> Result<NodeInfo> {
         let object = format!("node {name}");
-        let mut allocatable = vec![0; 3];
+        let mut allocatable = ResourceVec::default();
         let mut allowed_pods = 0;
         let alloc = node.status.as_ref().and_then(|s| s.allocatable.as_ref());
         for (res, q) in alloc.into_iter().flatten() {
@@ -216,23 +277,28 @@ impl Snapshot {
                 continue;
             }
             let id = self.resources.intern(res);
-            if allocatable.len() <= id.index() {
-                allocatable.resize(id.index() + 1, 0);
-            }
-            if let Some(slot) = allocatable.get_mut(id.index()) {
-                *slot = resources::to_units(res, &q);
-            }
+            allocatable.set(id, resources::to_units(res, &q));
         }
         let spec = node.spec.as_ref();
+        let labels = node.metadata.labels.clone().unwrap_or_default();
+        let taints: Vec<NodeTaint> = spec
+            .and_then(|s| s.taints.as_ref())
+            .map(|t| t.iter().map(NodeTaint::from_k8s).collect())
+            .unwrap_or_default();
         Ok(NodeInfo {
+            label_symbols: self.symbols.intern_labels(&labels),
+            has_hard_taints: taints.iter().any(|t| {
+                matches!(
+                    t.effect,
+                    crate::plugins::taints::Effect::NoSchedule
+                        | crate::plugins::taints::Effect::NoExecute
+                )
+            }),
+            labels,
+            taints,
             name: name.to_owned(),
-            labels: node.metadata.labels.clone().unwrap_or_default(),
-            taints: spec
-                .and_then(|s| s.taints.as_ref())
-                .map(|t| t.iter().map(NodeTaint::from_k8s).collect())
-                .unwrap_or_default(),
             unschedulable: spec.and_then(|s| s.unschedulable).unwrap_or(false),
-            requested: vec![0; allocatable.len()],
+            requested: ResourceVec::default(),
             allocatable,
             non_zero_requested: [0; 2],
             pod_count: 0,
@@ -263,6 +329,7 @@ impl Snapshot {
             .collect();
         requests.sort_unstable();
         let spec = pod.spec.as_ref();
+        let affinity = PodAffinity::from_pod(pod);
         Ok(PodInfo {
             namespace: pod
                 .metadata
@@ -280,8 +347,14 @@ impl Snapshot {
                 .and_then(|s| s.tolerations.as_ref())
                 .map(|t| t.iter().map(PodToleration::from_k8s).collect())
                 .unwrap_or_default(),
-            affinity: PodAffinity::from_pod(pod),
+            resolved_affinity: affinity.resolve(&self.symbols),
+            affinity,
         })
+    }
+
+    /// The interned label symbols of the nodes.
+    pub fn symbols(&self) -> &Symbols {
+        &self.symbols
     }
 
     /// The resource names known to this snapshot.
@@ -417,10 +490,16 @@ mod tests {
     #[test]
     fn bad_allocatable_names_node_and_field() {
         let mut n = node("a", "1", "1Gi");
-        n.status.as_mut().unwrap().allocatable.as_mut().unwrap().insert(
-            "cpu".into(),
-            k8s_openapi::apimachinery::pkg::api::resource::Quantity("x".into()),
-        );
+        n.status
+            .as_mut()
+            .unwrap()
+            .allocatable
+            .as_mut()
+            .unwrap()
+            .insert(
+                "cpu".into(),
+                k8s_openapi::apimachinery::pkg::api::resource::Quantity("x".into()),
+            );
         let e = Snapshot::new(&[n], &[]).unwrap_err();
         assert!(
             e.to_string()

@@ -1,7 +1,39 @@
 //! `ksx-scaling`: Elasticity engines of ksx: HPA v2, VPA, KEDA-style event scaling and their conflict rules.
 //!
-//! The engines of this crate arrive with their issues; today it holds the error type shared by them.
+//! - [`hpa`]: HPA v2 with exact upstream semantics: the replica calculator for every metric type
+//!   ([`hpa::compute_replicas`], [`hpa::combine()`]), behavior normalization (stabilization windows, Pods/Percent
+//!   policies, selectPolicy) and the legacy path ([`hpa::normalize()`]), one reconcile with its status conditions
+//!   ([`hpa::reconcile::reconcile`]), the `ksx hpa` JSON contract ([`hpa::contract`]), autoscaling/v1 → v2
+//!   conversion ([`hpa::convert`]) and the conflict rule for several HPAs on one workload
+//!   ([`hpa::conflict`]).
+//! - [`error`]: the crate's error type.
+//!
+//! Engines are pure: inputs and `now` in (engine time is `i64` nanoseconds since the Unix epoch), a decision
+//! with its reasons out. There are no features yet: the default build is the whole crate.
+//!
+//! ```
+//! use ksx_scaling::hpa::{History, HpaBehavior, LimitReason, NormalizeArgs, normalize};
+//!
+//! // Current 7, proposal 30, default behavior, no history: limited to max(7 + 4, 2 × 7) = 14.
+//! let behavior = HpaBehavior::default().resolve(300);
+//! let mut history = History::default();
+//! let now = 1_700_000_000 * 1_000_000_000;
+//! let args = NormalizeArgs {
+//!     now,
+//!     current_replicas: 7,
+//!     desired_replicas: 30,
+//!     min_replicas: 1,
+//!     max_replicas: 100,
+//!     behavior: Some(&behavior),
+//!     downscale_window_secs: 300,
+//! };
+//! let decision = normalize(&mut history, &args);
+//! assert_eq!(decision.desired_replicas, 14);
+//! assert_eq!(decision.limit_reason, LimitReason::ScaleUpLimit);
+//! assert_eq!(history.scale_up_events[0].replica_change, 7);
+//! ```
 
 pub mod error;
+pub mod hpa;
 
 pub use error::{Error, Result};

@@ -12,7 +12,8 @@ use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
 use ksx_benches::{
-    cluster_with_deployment, cluster_with_pods, list_all_pods, quantity_inputs, rolling_update,
+    CACHE_CAPACITY, cache_trace, cluster_with_deployment, cluster_with_pods, list_all_pods,
+    quantity_inputs, rolling_update,
 };
 use ksx_core::quantity::Quantity;
 
@@ -35,6 +36,12 @@ struct Args {
 enum Area {
     /// Quantity parsing/printing and the in-memory cluster.
     Core,
+    /// Eviction policies: hit ratios against Belady and the static optimum, replay speed.
+    Cache,
+    /// The scheduler: 5,000 nodes, 10,000 pending pods (mixed CPU/GPU, node groups), filter + score on all nodes.
+    Sched,
+    /// HPA engine: replica calculations, normalizations and full decisions for 10,000 HPAs.
+    Hpa,
 }
 
 fn best_secs(repeat: u32, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<f64> {
@@ -104,10 +111,227 @@ fn core(repeat: u32) -> anyhow::Result<BTreeMap<&'static str, f64>> {
     Ok(out)
 }
 
+/// Hit ratios of every policy, Belady and the static hindsight optimum on the Zipf 0.9 and scan-mixed traces,
+/// plus replay speed per policy on the Zipf trace.
+fn cache(repeat: u32) -> anyhow::Result<BTreeMap<String, f64>> {
+    use ksx_cache::PolicyKind;
+    use ksx_cache::policy::{S3Fifo, S3FifoConfig};
+    use ksx_cache::sim::{policy_for, ratio, replay};
+    use ksx_cache::trace::{TraceKind, static_optimum_hits};
+
+    let mut out = BTreeMap::new();
+    for (label, kind) in [
+        ("zipf", TraceKind::Zipf),
+        ("scan_mixed", TraceKind::ScanMixed),
+    ] {
+        let trace = cache_trace(kind)?;
+        let requests = trace.len() as u64;
+        let mut best_online = 0.0_f64;
+        let mut lru = 0.0;
+        for policy in PolicyKind::ALL {
+            let (hits, _) = replay(policy_for(policy, &trace, CACHE_CAPACITY).as_mut(), &trace);
+            let r = ratio(hits, requests);
+            out.insert(format!("{policy}_{label}_hit_ratio"), r);
+            if policy.is_online() {
+                best_online = best_online.max(r);
+            }
+            if policy == PolicyKind::Lru {
+                lru = r;
+            }
+        }
+        // The S3-FIFO threshold both ways: libCacheSim's 2 (the default above) and foyer's 1.
+        let mut foyer_like = S3Fifo::with_config(
+            CACHE_CAPACITY,
+            S3FifoConfig {
+                small_to_main_threshold: 1,
+                ..S3FifoConfig::default()
+            },
+        );
+        let (hits, _) = replay(&mut foyer_like, &trace);
+        out.insert(
+            format!("s3fifo_t1_{label}_hit_ratio"),
+            ratio(hits, requests),
+        );
+        let slots = usize::try_from(CACHE_CAPACITY)?;
+        let static_opt = ratio(static_optimum_hits(&trace, slots), requests);
+        out.insert(format!("static_opt_{label}_hit_ratio"), static_opt);
+        out.insert(format!("best_online_{label}_hit_ratio"), best_online);
+        out.insert(
+            format!("best_online_vs_static_{label}_ratio"),
+            best_online / static_opt,
+        );
+        out.insert(
+            format!("best_online_vs_lru_{label}_ratio"),
+            best_online / lru,
+        );
+    }
+    let trace = cache_trace(TraceKind::Zipf)?;
+    for policy in PolicyKind::ALL {
+        let secs = best_secs(repeat, || {
+            let mut p = policy_for(policy, &trace, CACHE_CAPACITY);
+            let (hits, misses) = replay(p.as_mut(), &trace);
+            anyhow::ensure!(hits + misses == trace.len() as u64, "lost requests");
+            Ok(())
+        })?;
+        out.insert(
+            format!("{policy}_zipf_requests_per_sec"),
+            trace.len() as f64 / secs,
+        );
+    }
+    Ok(out)
+}
+
+/// Pending pods decided per second (engine time: snapshot, admission-mutated pods in, decisions out; building
+/// the objects is excluded), on every node and with the adaptive `percentageOfNodesToScore`.
+fn sched(repeat: u32) -> anyhow::Result<BTreeMap<String, f64>> {
+    let mut out = BTreeMap::new();
+    let w = ksx_benches::sched_workload(5_000, 10_000, 7)?;
+    let pods = w.pending.len() as f64;
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    for (label, pct, parallelism) in [
+        ("", 100u8, threads),
+        ("single_thread_", 100, 1),
+        ("adaptive_", 0, 1),
+    ] {
+        let mut counts = (0, 0, 0);
+        let secs = best_secs(repeat, || {
+            counts = ksx_benches::sched_run(&w, pct, parallelism)?;
+            Ok(())
+        })?;
+        out.insert(format!("{label}pods_per_sec"), pods / secs);
+        out.insert(format!("{label}scheduled_pods"), counts.0 as f64);
+        out.insert(format!("{label}unschedulable_pods"), counts.1 as f64);
+        out.insert(format!("{label}node_evaluations"), counts.2 as f64);
+        out.insert(
+            format!("{label}ns_per_node_evaluation"),
+            secs * 1e9 / counts.2.max(1) as f64,
+        );
+    }
+    out.insert("threads".to_owned(), threads as f64);
+    out.insert("nodes".to_owned(), w.nodes.len() as f64);
+    out.insert("pending_pods".to_owned(), pods);
+    out.insert("kube_scheduler_ci_floor_pods_per_sec".to_owned(), 680.0);
+    Ok(out)
+}
+
+/// The HPA area: 10,000 HPAs × 3 metrics × 50 pods, split over every core with scoped threads.
+/// `replica_calcs_per_sec` counts one metric's calculation over its pods; `normalizations_per_sec` one
+/// behavior normalization on a warm history; `hpa_decisions_per_sec` a whole reconcile decision (three
+/// calculations, the maximum, normalization).
+fn hpa(repeat: u32) -> anyhow::Result<BTreeMap<String, f64>> {
+    use ksx_benches::hpa::{HPA_START, decide, hpa_workload, normalize_one, replica_calc};
+    use ksx_scaling::hpa::History;
+
+    const HPAS: usize = 10_000;
+    const ROUNDS: i64 = 20;
+    const SYNC: i64 = 15_000_000_000;
+    // Passes over all HPAs per measured replica-calculation run, so one run lasts long enough to time.
+    const CALC_PASSES: usize = 4;
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let w = hpa_workload(HPAS, 50, 7);
+    let chunk = HPAS.div_ceil(threads);
+    let mut out = BTreeMap::new();
+    out.insert("threads".to_owned(), threads as f64);
+
+    let secs = best_secs(repeat, || {
+        std::thread::scope(|s| {
+            for part in w.hpas.chunks(chunk) {
+                let w = &w;
+                s.spawn(move || {
+                    let mut sum = 0i64;
+                    for _ in 0..CALC_PASSES {
+                        for h in part {
+                            for m in 0..3 {
+                                sum += i64::from(replica_calc(w, h, m, HPA_START, 10));
+                            }
+                        }
+                    }
+                    sum
+                });
+            }
+        });
+        Ok(())
+    })?;
+    out.insert(
+        "replica_calcs_per_sec".to_owned(),
+        (HPAS * 3 * CALC_PASSES) as f64 / secs,
+    );
+
+    // Warm the histories first: a steady state holds a full scale-down window of recommendations.
+    let mut histories = vec![History::default(); HPAS];
+    let mut currents = vec![10i32; HPAS];
+    let mut now = HPA_START;
+    let round = |histories: &mut [History], currents: &mut [i32], now: i64, r: i64| {
+        std::thread::scope(|s| {
+            for ((part, hist), cur) in w
+                .hpas
+                .chunks(chunk)
+                .zip(histories.chunks_mut(chunk))
+                .zip(currents.chunks_mut(chunk))
+            {
+                s.spawn(move || {
+                    for (i, ((h, hist), c)) in part.iter().zip(hist).zip(cur).enumerate() {
+                        let step = (i as i64 * 7 + r * 13) % 40;
+                        let desired = i32::try_from(step).unwrap_or(0) + 1;
+                        *c = normalize_one(h, hist, now, *c, desired);
+                    }
+                });
+            }
+        });
+    };
+    for r in 0..ROUNDS {
+        now += SYNC;
+        round(&mut histories, &mut currents, now, r);
+    }
+    let secs = best_secs(repeat, || {
+        for r in 0..ROUNDS {
+            now += SYNC;
+            round(&mut histories, &mut currents, now, r);
+        }
+        Ok(())
+    })?;
+    out.insert(
+        "normalizations_per_sec".to_owned(),
+        (HPAS as i64 * ROUNDS) as f64 / secs,
+    );
+
+    let mut histories = vec![History::default(); HPAS];
+    let mut currents = vec![10i32; HPAS];
+    let mut now = HPA_START;
+    let secs = best_secs(repeat, || {
+        now += SYNC;
+        std::thread::scope(|s| {
+            for ((part, hist), cur) in w
+                .hpas
+                .chunks(chunk)
+                .zip(histories.chunks_mut(chunk))
+                .zip(currents.chunks_mut(chunk))
+            {
+                let w = &w;
+                s.spawn(move || {
+                    for ((h, hist), c) in part.iter().zip(hist).zip(cur) {
+                        *c = decide(w, h, hist, now, *c);
+                    }
+                });
+            }
+        });
+        Ok(())
+    })?;
+    out.insert("hpa_decisions_per_sec".to_owned(), HPAS as f64 / secs);
+    Ok(out)
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let figures = match args.area {
-        Area::Core => core(args.repeat),
+        Area::Core => core(args.repeat).map(|f| {
+            f.into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect::<BTreeMap<String, f64>>()
+        }),
+        Area::Cache => cache(args.repeat),
+        Area::Hpa => hpa(args.repeat),
+        Area::Sched => sched(args.repeat),
     };
     match figures.and_then(|f| Ok(serde_json::to_string_pretty(&f)?)) {
         Ok(json) => {

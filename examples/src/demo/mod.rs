@@ -223,7 +223,7 @@ fn cores(millis: i64) -> String {
 
 fn print_summary(s: &Summary) {
     let inv = &s.inventory;
-    println!(
+    outln!(
         "ksx demo (seed {}): {} nodes, {} workspaces, {} projects, {} workloads, {} pods ({} ready) after {}s simulated",
         s.seed,
         inv.nodes,
@@ -234,7 +234,7 @@ fn print_summary(s: &Summary) {
         inv.ready_pods,
         s.simulated_seconds
     );
-    println!();
+    outln!();
     let mut pools = Table::new([
         "POOL",
         "NODES",
@@ -265,8 +265,8 @@ fn print_summary(s: &Summary) {
             format!("{}/{}", p.gpus_requested, p.gpus_allocatable),
         ]);
     }
-    print!("{}", pools.render());
-    println!();
+    out!("{}", pools.render());
+    outln!();
     let mut ws = Table::new([
         "WORKSPACE",
         "PROJECTS",
@@ -285,17 +285,17 @@ fn print_summary(s: &Summary) {
             w.ready_pods.to_string(),
         ]);
     }
-    print!("{}", ws.render());
-    println!();
+    out!("{}", ws.render());
+    outln!();
     let states: Vec<String> = inv
         .pod_states
         .iter()
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
-    println!("pods: {}", states.join(", "));
+    outln!("pods: {}", states.join(", "));
     let r = &s.rollout;
     match r.completed_after_seconds {
-        Some(secs) => println!(
+        Some(secs) => outln!(
             "rolling update of {} ({} replicas, maxSurge {}, maxUnavailable {}): done in {secs}s, at most {} pods, at least {} available",
             r.deployment,
             r.replicas,
@@ -304,13 +304,13 @@ fn print_summary(s: &Summary) {
             r.peak_pods,
             r.lowest_available
         ),
-        None => println!(
+        None => outln!(
             "rolling update of {}: not finished after {}s",
             r.deployment,
             r.total.len()
         ),
     }
-    println!("report: {}", s.report);
+    outln!("report: {}", s.report);
 }
 
 fn render_report(s: &Summary) -> String {

@@ -77,7 +77,9 @@ impl<K: Hash + Eq + Clone> Arc<K> {
     fn trim_ghosts(&mut self) {
         let bytes = |s: &Self, q: u8| s.lists[usize::from(q)].bytes();
         while bytes(self, T1) + bytes(self, B1) > self.capacity {
-            let Some(idx) = self.list(B1).back() else { break };
+            let Some(idx) = self.list(B1).back() else {
+                break;
+            };
             self.drop_node(idx);
         }
         while bytes(self, T1) + bytes(self, T2) + bytes(self, B1) + bytes(self, B2)

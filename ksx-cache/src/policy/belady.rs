@@ -72,14 +72,14 @@ impl<K: Ord + Hash + Clone> EvictionPolicy<K> for Belady<K> {
             _ => NEVER,
         };
         self.cursor = self.cursor.saturating_add(1);
-        if let Some(&(cached_size, old_next)) = self.cached.get(key) {
-            if cached_size == size {
-                self.order
-                    .remove(&(old_next, cached_size, Reverse(key.clone())));
-                self.order.insert((next, size, Reverse(key.clone())));
-                self.cached.insert(key.clone(), (size, next));
-                return Access::hit();
-            }
+        if let Some(&(cached_size, old_next)) = self.cached.get(key)
+            && cached_size == size
+        {
+            self.order
+                .remove(&(old_next, cached_size, Reverse(key.clone())));
+            self.order.insert((next, size, Reverse(key.clone())));
+            self.cached.insert(key.clone(), (size, next));
+            return Access::hit();
         }
         let mut access = Access::miss();
         if size > self.capacity {

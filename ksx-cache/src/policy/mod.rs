@@ -31,6 +31,7 @@ pub use queue::{Clock, Fifo, Lru};
 pub use s3fifo::{S3Fifo, S3FifoConfig};
 pub use sieve::Sieve;
 pub use sketch::CountMinSketch;
+pub(crate) use sketch::mix64;
 pub use wtinylfu::{WTinyLfu, WTinyLfuConfig};
 
 use crate::error::{Error, Result};
@@ -97,7 +98,8 @@ pub trait EvictionPolicy<K> {
 }
 
 /// The policies the simulator knows, in the order of `all`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum PolicyKind {
     /// Least recently used.
@@ -225,15 +227,17 @@ impl FromStr for PolicyKind {
         Self::ALL
             .into_iter()
             .find(|k| k.name() == alias)
-            .ok_or_else(|| Error::UnknownPolicy {
-                name: s.to_owned(),
-            })
+            .ok_or_else(|| Error::UnknownPolicy { name: s.to_owned() })
     }
 }
 
 /// `ratio × capacity`, rounded down, with the ratio clamped to `0..=1` (NaN counts as 0).
 pub(crate) fn fraction(capacity: u64, ratio: f64) -> u64 {
-    let ratio = if ratio.is_nan() { 0.0 } else { ratio.clamp(0.0, 1.0) };
+    let ratio = if ratio.is_nan() {
+        0.0
+    } else {
+        ratio.clamp(0.0, 1.0)
+    };
     #[allow(
         clippy::cast_possible_truncation,
         clippy::cast_sign_loss,

@@ -35,15 +35,15 @@ impl<K: Hash + Eq + Clone> Queue<K> {
     }
 
     fn access(&mut self, key: &K, size: u64) -> Access<K> {
-        if let Some(&idx) = self.map.get(key) {
-            if self.arena.get(idx).size == size {
-                match self.discipline {
-                    Discipline::Lru => self.list.move_to_front(&mut self.arena, idx),
-                    Discipline::Fifo => {}
-                    Discipline::Clock => self.arena.get_mut(idx).freq = 1,
-                }
-                return Access::hit();
+        if let Some(&idx) = self.map.get(key)
+            && self.arena.get(idx).size == size
+        {
+            match self.discipline {
+                Discipline::Lru => self.list.move_to_front(&mut self.arena, idx),
+                Discipline::Fifo => {}
+                Discipline::Clock => self.arena.get_mut(idx).freq = 1,
             }
+            return Access::hit();
         }
         let mut access = Access::miss();
         if size > self.capacity {

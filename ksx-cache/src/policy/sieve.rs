@@ -42,6 +42,8 @@ impl<K: Hash + Eq + Clone> Sieve<K> {
                 prev => prev,
             };
         }
+        // The hand stops on the victim; unlinking moves it to the victim's newer neighbour.
+        self.hand = idx;
         Some(self.unlink(idx))
     }
 
@@ -64,11 +66,11 @@ impl<K: Hash + Eq + Clone> EvictionPolicy<K> for Sieve<K> {
     }
 
     fn access(&mut self, key: &K, size: u64) -> Access<K> {
-        if let Some(&idx) = self.map.get(key) {
-            if self.arena.get(idx).size == size {
-                self.arena.get_mut(idx).freq = 1;
-                return Access::hit();
-            }
+        if let Some(&idx) = self.map.get(key)
+            && self.arena.get(idx).size == size
+        {
+            self.arena.get_mut(idx).freq = 1;
+            return Access::hit();
         }
         let mut access = Access::miss();
         if size > self.capacity {

@@ -56,7 +56,8 @@ fn hash_of<K: Hash>(key: &K) -> u64 {
 }
 
 impl<K: Hash + Eq + Clone> WTinyLfu<K> {
-    /// An empty cache of `capacity` (bytes, or objects for unit sizes) with a sketch sized for `capacity` keys.
+    /// An empty cache of `capacity` objects (unit sizes) with a sketch sized for `capacity` keys; for byte
+    /// capacities use [`WTinyLfu::with_config`] with `expected_entries` = capacity / typical object size.
     #[must_use]
     pub fn new(capacity: u64) -> Self {
         Self::with_config(
@@ -71,9 +72,7 @@ impl<K: Hash + Eq + Clone> WTinyLfu<K> {
     /// An empty cache with explicit settings; ratios are clamped to `0..=1`.
     #[must_use]
     pub fn with_config(capacity: u64, config: WTinyLfuConfig) -> Self {
-        let window_capacity = fraction(capacity, config.window_ratio)
-            .max(1)
-            .min(capacity);
+        let window_capacity = fraction(capacity, config.window_ratio).max(1).min(capacity);
         let main_capacity = capacity - window_capacity;
         Self {
             capacity,
@@ -151,22 +150,22 @@ impl<K: Hash + Eq + Clone> EvictionPolicy<K> for WTinyLfu<K> {
 
     fn access(&mut self, key: &K, size: u64) -> Access<K> {
         self.sketch.increment(hash_of(key));
-        if let Some(&idx) = self.map.get(key) {
-            if self.arena.get(idx).size == size {
-                match self.arena.get(idx).queue {
-                    PROBATION => {
-                        self.relink(idx, PROTECTED);
-                        while self.bytes(PROTECTED) > self.protected_capacity {
-                            let Some(tail) = self.lists[usize::from(PROTECTED)].back() else {
-                                break;
-                            };
-                            self.relink(tail, PROBATION);
-                        }
+        if let Some(&idx) = self.map.get(key)
+            && self.arena.get(idx).size == size
+        {
+            match self.arena.get(idx).queue {
+                PROBATION => {
+                    self.relink(idx, PROTECTED);
+                    while self.bytes(PROTECTED) > self.protected_capacity {
+                        let Some(tail) = self.lists[usize::from(PROTECTED)].back() else {
+                            break;
+                        };
+                        self.relink(tail, PROBATION);
                     }
-                    queue => self.lists[usize::from(queue)].move_to_front(&mut self.arena, idx),
                 }
-                return Access::hit();
+                queue => self.lists[usize::from(queue)].move_to_front(&mut self.arena, idx),
             }
+            return Access::hit();
         }
         let mut access = Access::miss();
         if size > self.capacity {

@@ -88,7 +88,11 @@ impl PodToleration {
                 Some(_) => TolerationOperator::Unknown,
             },
             value: t.value.clone().unwrap_or_default(),
-            effect: t.effect.as_deref().filter(|e| !e.is_empty()).map(Effect::parse),
+            effect: t
+                .effect
+                .as_deref()
+                .filter(|e| !e.is_empty())
+                .map(Effect::parse),
         }
     }
 
@@ -114,7 +118,10 @@ pub fn is_tolerated(tolerations: &[PodToleration], taint: &NodeTaint) -> bool {
 }
 
 /// The first `NoSchedule`/`NoExecute` taint the pod does not tolerate.
-pub fn untolerated<'a>(taints: &'a [NodeTaint], tolerations: &[PodToleration]) -> Option<&'a NodeTaint> {
+pub fn untolerated<'a>(
+    taints: &'a [NodeTaint],
+    tolerations: &[PodToleration],
+) -> Option<&'a NodeTaint> {
     taints.iter().find(|t| {
         matches!(t.effect, Effect::NoSchedule | Effect::NoExecute) && !is_tolerated(tolerations, t)
     })
@@ -122,13 +129,22 @@ pub fn untolerated<'a>(taints: &'a [NodeTaint], tolerations: &[PodToleration]) -
 
 /// The filter's reason for an untolerated taint, in upstream wording.
 pub fn untolerated_reason(taint: &NodeTaint) -> String {
-    format!("node(s) had untolerated taint {{{}: {}}}", taint.key, taint.value)
+    format!(
+        "node(s) had untolerated taint {{{}: {}}}",
+        taint.key, taint.value
+    )
 }
 
 /// The raw TaintToleration score: untolerated `PreferNoSchedule` taints.
-pub fn count_intolerable_prefer_no_schedule(taints: &[NodeTaint], tolerations: &[PodToleration]) -> i64 {
+pub fn count_intolerable_prefer_no_schedule(
+    taints: &[NodeTaint],
+    tolerations: &[PodToleration],
+) -> i64 {
     let mut count = 0;
-    for taint in taints.iter().filter(|t| t.effect == Effect::PreferNoSchedule) {
+    for taint in taints
+        .iter()
+        .filter(|t| t.effect == Effect::PreferNoSchedule)
+    {
         let tolerated = tolerations
             .iter()
             .filter(|t| matches!(t.effect, None | Some(Effect::PreferNoSchedule)))
@@ -189,7 +205,10 @@ mod tests {
         assert!(tol("gpu", "", "a100", "").tolerates(&t));
         assert!(!tol("gpu", "Equal", "h100", "NoSchedule").tolerates(&t));
         assert!(tol("gpu", "Exists", "", "NoSchedule").tolerates(&t));
-        assert!(tol("", "Exists", "", "").tolerates(&t), "empty key + Exists tolerates all");
+        assert!(
+            tol("", "Exists", "", "").tolerates(&t),
+            "empty key + Exists tolerates all"
+        );
         assert!(!tol("gpu", "Exists", "", "NoExecute").tolerates(&t));
         assert!(!tol("gpu", "Gt", "1", "").tolerates(&t));
     }
@@ -202,12 +221,18 @@ mod tests {
             taint("hard", "v", Effect::NoExecute),
         ];
         let hard = untolerated(&taints, &[]).unwrap();
-        assert_eq!(untolerated_reason(hard), "node(s) had untolerated taint {hard: v}");
+        assert_eq!(
+            untolerated_reason(hard),
+            "node(s) had untolerated taint {hard: v}"
+        );
         assert!(untolerated(&taints, &[tol("hard", "Exists", "", "")]).is_none());
         assert_eq!(count_intolerable_prefer_no_schedule(&taints, &[]), 2);
         // A NoSchedule-only toleration does not count for PreferNoSchedule taints.
         assert_eq!(
-            count_intolerable_prefer_no_schedule(&taints, &[tol("soft", "Exists", "", "NoSchedule")]),
+            count_intolerable_prefer_no_schedule(
+                &taints,
+                &[tol("soft", "Exists", "", "NoSchedule")]
+            ),
             2
         );
         assert_eq!(

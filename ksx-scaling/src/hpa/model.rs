@@ -101,7 +101,9 @@ pub enum PolicyType {
 }
 
 /// How the limits of several policies combine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub enum SelectPolicy {
     /// The policy that allows the biggest change.
     #[default]
@@ -251,9 +253,7 @@ fn resolve_rules(
             .stabilization_window_seconds
             .map_or(default_window_secs, i64::from),
         select_policy: rules.select_policy.unwrap_or_default(),
-        policies: rules
-            .policies
-            .unwrap_or_else(|| default_policies.to_vec()),
+        policies: rules.policies.unwrap_or_else(|| default_policies.to_vec()),
         tolerance: rules.tolerance.map(|q| q.as_f64()),
     }
 }
@@ -544,31 +544,39 @@ impl MetricSpec {
         }
     }
 
-    /// The metric's name as the controller reports it (`cpu resource utilization (percentage of request)`,
-    /// `pods metric qps`…), shortened to the source kind and name.
+    /// The metric's name as the controller reports it in `ScalingActive` messages (`cpu resource utilization
+    /// (percentage of request)`, `pods metric qps`, `Ingress metric rps`, `external metric queue`; the external
+    /// selector upstream appends is left out).
     pub fn display_name(&self) -> String {
-        match (self.source_type, self) {
-            (MetricSourceType::Resource, Self { resource: Some(r), .. }) => {
+        let utilization = |t: &MetricTarget| t.target_type == MetricTargetType::Utilization;
+        if let (MetricSourceType::Resource, Some(r)) = (self.source_type, &self.resource) {
+            return if utilization(&r.target) {
+                format!("{} resource utilization (percentage of request)", r.name)
+            } else {
                 format!("{} resource", r.name)
+            };
+        }
+        if let (MetricSourceType::ContainerResource, Some(r)) =
+            (self.source_type, &self.container_resource)
+        {
+            return if utilization(&r.target) {
+                format!(
+                    "{} container resource utilization (percentage of request)",
+                    r.name
+                )
+            } else {
+                format!("{} container resource", r.name)
+            };
+        }
+        match (self.source_type, &self.pods, &self.object, &self.external) {
+            (MetricSourceType::Pods, Some(p), _, _) => format!("pods metric {}", p.metric.name),
+            (MetricSourceType::Object, _, Some(o), _) => {
+                format!("{} metric {}", o.described_object.kind, o.metric.name)
             }
-            (
-                MetricSourceType::ContainerResource,
-                Self {
-                    container_resource: Some(r),
-                    ..
-                },
-            ) => format!("{} container resource of {}", r.name, r.container),
-            (MetricSourceType::Pods, Self { pods: Some(p), .. }) => {
-                format!("pods metric {}", p.metric.name)
-            }
-            (MetricSourceType::Object, Self { object: Some(o), .. }) => format!(
-                "object metric {} of {}/{}",
-                o.metric.name, o.described_object.kind, o.described_object.name
-            ),
-            (MetricSourceType::External, Self { external: Some(e), .. }) => {
+            (MetricSourceType::External, _, _, Some(e)) => {
                 format!("external metric {}", e.metric.name)
             }
-            (t, _) => format!("{t:?} metric"),
+            (t, ..) => format!("{t:?} metric"),
         }
     }
 
@@ -582,17 +590,25 @@ impl MetricSpec {
         let missing = |field: &str| {
             Error::invalid(
                 format!("{path}.{field}"),
-                format!("must populate information for the given metric source {:?}", self.source_type),
+                format!(
+                    "must populate information for the given metric source {:?}",
+                    self.source_type
+                ),
             )
         };
         match self.source_type {
             MetricSourceType::Resource => {
                 let r = self.resource.as_ref().ok_or_else(|| missing("resource"))?;
                 if r.name.is_empty() {
-                    return Err(Error::invalid(format!("{path}.resource.name"), "must specify a resource name"));
+                    return Err(Error::invalid(
+                        format!("{path}.resource.name"),
+                        "must specify a resource name",
+                    ));
                 }
-                r.target
-                    .validate(&format!("{path}.resource.target"), &[Utilization, AverageValue])
+                r.target.validate(
+                    &format!("{path}.resource.target"),
+                    &[Utilization, AverageValue],
+                )
             }
             MetricSourceType::ContainerResource => {
                 let r = self
@@ -619,7 +635,8 @@ impl MetricSpec {
             MetricSourceType::Pods => {
                 let p = self.pods.as_ref().ok_or_else(|| missing("pods"))?;
                 check_metric_name(&p.metric, &format!("{path}.pods.metric"))?;
-                p.target.validate(&format!("{path}.pods.target"), &[AverageValue])
+                p.target
+                    .validate(&format!("{path}.pods.target"), &[AverageValue])
             }
             MetricSourceType::Object => {
                 let o = self.object.as_ref().ok_or_else(|| missing("object"))?;
@@ -639,7 +656,10 @@ impl MetricSpec {
 
 fn check_metric_name(metric: &MetricIdentifier, path: &str) -> Result<()> {
     if metric.name.is_empty() {
-        return Err(Error::invalid(format!("{path}.name"), "must specify a metric name"));
+        return Err(Error::invalid(
+            format!("{path}.name"),
+            "must specify a metric name",
+        ));
     }
     Ok(())
 }
@@ -693,8 +713,12 @@ impl LimitReason {
             Self::ScaleDownLimit => {
                 "the desired replica count is decreasing faster than the maximum scale rate"
             }
-            Self::TooManyReplicas => "the desired replica count is more than the maximum replica count",
-            Self::TooFewReplicas => "the desired replica count is less than the minimum replica count",
+            Self::TooManyReplicas => {
+                "the desired replica count is more than the maximum replica count"
+            }
+            Self::TooFewReplicas => {
+                "the desired replica count is less than the minimum replica count"
+            }
         }
     }
 }

@@ -283,9 +283,9 @@ pub fn scale_up_limit(current: i32, history: &History, rules: &ResolvedRules, no
         let start = period_start(current, history, policy.period_seconds, now);
         let proposed = match policy.policy_type {
             PolicyType::Pods => start + i64::from(policy.value),
-            PolicyType::Percent => saturate_f64_to_i64(
-                (start as f64 * (1.0 + f64::from(policy.value) / 100.0)).ceil(),
-            ),
+            PolicyType::Percent => {
+                saturate_f64_to_i64((start as f64 * (1.0 + f64::from(policy.value) / 100.0)).ceil())
+            }
         };
         result = Some(result.map_or(proposed, |r| pick(r, proposed)));
     }
@@ -351,8 +351,8 @@ pub fn store_scale_event(
         timestamp: now,
         outdated: false,
     };
-    match events.iter().rposition(|e| e.outdated) {
-        Some(i) => events[i] = event,
+    match events.iter_mut().rev().find(|e| e.outdated) {
+        Some(slot) => *slot = event,
         None => events.push(event),
     }
 }

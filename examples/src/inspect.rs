@@ -1,0 +1,188 @@
+//! `ksx inspect`: check manifests against the built-in catalogue of `ksx-inspect` and print a report (spec
+//! `inspect.md` §7). Exit codes: 0 clean, 3 findings at or above `--fail-on`, 2 usage or input error, 1 runtime
+//! failure (output not writable).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+use ksx_core::{Clock, SystemClock};
+use ksx_inspect::config::Config;
+use ksx_inspect::engine::{Engine, RunOptions};
+use ksx_inspect::report::{self, Format, TableOptions};
+use ksx_inspect::{Bundle, Severity};
+
+use crate::Outcome;
+
+/// Report formats of `ksx inspect`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub(crate) enum InspectFormat {
+    /// Findings grouped by resource, with a summary line.
+    #[default]
+    Table,
+    /// The stable JSON report (`inspect.ksx.io/v1` `InspectReport`).
+    Json,
+    /// GitHub-flavoured Markdown for pull-request comments.
+    Markdown,
+    /// SARIF 2.1.0 for code-scanning tools.
+    Sarif,
+}
+
+/// The `--fail-on` threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub(crate) enum FailOn {
+    /// Fail on warning or danger findings.
+    Warning,
+    /// Fail on danger findings only.
+    #[default]
+    Danger,
+}
+
+/// Flags of `ksx inspect`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct InspectArgs {
+    /// Manifests: files, directories (recursive) or `-` for standard input.
+    #[arg(short = 'f', long = "filename", required = true)]
+    pub(crate) files: Vec<PathBuf>,
+    /// Directories (or files) of custom YAML rules (`kind: InspectRule`).
+    #[arg(long)]
+    pub(crate) rules: Vec<PathBuf>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = InspectFormat::Table)]
+    pub(crate) format: InspectFormat,
+    /// Exit 3 when an unsuppressed finding is at or above this severity.
+    #[arg(long, value_enum, default_value_t = FailOn::Danger)]
+    pub(crate) fail_on: FailOn,
+    /// Target Kubernetes version (`1.33`, `v1.33`, `1.33.4`); default 1.33.
+    #[arg(long)]
+    pub(crate) kube_version: Option<String>,
+    /// Run exactly these checks (IDs or globs such as `sec-*`), default-off ones included.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) checks: Option<Vec<String>>,
+    /// Do not run these checks (IDs or globs).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) exclude_checks: Vec<String>,
+    /// Write the report to this file instead of standard output.
+    #[arg(short = 'o', long = "output")]
+    pub(crate) output: Option<PathBuf>,
+    /// Configuration file (default `.ksx-inspect.yaml` in the working directory when present).
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+    /// Namespace of objects that set none (default from the configuration, else `default`).
+    #[arg(long)]
+    pub(crate) namespace: Option<String>,
+    /// Ignore `ksx.io/exempt` annotations; configured exemptions still apply.
+    #[arg(long)]
+    pub(crate) no_annotation_exemptions: bool,
+    /// Show suppressed findings in the table.
+    #[arg(long)]
+    pub(crate) show_exempted: bool,
+}
+
+fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
+    let default = Path::new(".ksx-inspect.yaml");
+    let path = match path {
+        Some(p) => p,
+        None if default.is_file() => default,
+        None => return Ok(Config::default()),
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config {}", path.display()))?;
+    Ok(Config::from_yaml(&path.display().to_string(), &text)?)
+}
+
+#[allow(
+    clippy::print_stderr,
+    reason = "diagnostics of the run go to standard error"
+)]
+fn warn(line: &str) {
+    eprintln!("{line}");
+}
+
+/// Runs `ksx inspect`.
+pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<Outcome> {
+    for p in &args.files {
+        if p != Path::new("-") && !p.exists() {
+            anyhow::bail!("{}: no such file or directory", p.display());
+        }
+    }
+    let mut config = load_config(args.config.as_deref())?;
+    if let Some(ns) = &args.namespace {
+        config.default_namespace = Some(ns.clone());
+    }
+    let fail_on = match args.fail_on {
+        FailOn::Warning => Severity::Warning,
+        FailOn::Danger => Severity::Danger,
+    };
+    let options = RunOptions {
+        kube_version: args.kube_version.clone(),
+        checks: args.checks.clone(),
+        exclude_checks: args.exclude_checks.clone(),
+        no_annotation_exemptions: args.no_annotation_exemptions,
+        fail_on: Some(fail_on),
+    };
+    let rules = match ksx_inspect::rules::read_rule_files(&args.rules)
+        .and_then(|files| ksx_inspect::rules::load_rules(&files))
+    {
+        Ok(rules) => rules,
+        Err(errors) => {
+            // Broken rules never give a partial run: every problem is listed, then exit 2.
+            for e in &errors {
+                warn(&e.to_string());
+            }
+            warn(&format!(
+                "{} rule error(s); no inspection was run",
+                errors.len()
+            ));
+            return Ok(Outcome::Failed(2));
+        }
+    };
+    let engine = Engine::with_rules(&config, &options, rules)?;
+    let clock = SystemClock;
+    let started = clock.now();
+    let loaded = ksx_core::manifest::load_paths(&args.files);
+    let mut bundle = Bundle::from_loaded(&loaded, engine.default_namespace());
+    bundle.inputs = args.files.iter().map(|p| p.display().to_string()).collect();
+    let mut report = engine.inspect(&bundle, &clock);
+    let finished = clock.now();
+    report.run.started_at = started.to_string();
+    report.run.finished_at = finished.to_string();
+    let elapsed = finished.duration_since(started).as_millis();
+    report.run.duration_ms = u64::try_from(elapsed).unwrap_or(u64::MAX);
+    for e in &report.errors {
+        warn(&format!("{e}"));
+    }
+    if bundle.objects().is_empty() {
+        anyhow::bail!(
+            "nothing could be checked: no object in {} ({} error(s))",
+            bundle.inputs.join(", "),
+            report.errors.len()
+        );
+    }
+    let format = match args.format {
+        InspectFormat::Table => Format::Table,
+        InspectFormat::Json => Format::Json,
+        InspectFormat::Markdown => Format::Markdown,
+        InspectFormat::Sarif => Format::Sarif,
+    };
+    let table = TableOptions {
+        show_exempted: args.show_exempted,
+        duration_ms: report.run.duration_ms,
+    };
+    let written = match &args.output {
+        Some(path) => std::fs::File::create(path)
+            .and_then(|mut f| report::render(format, &report, table, &mut f))
+            .map_err(|e| format!("cannot write {}: {e}", path.display())),
+        None => report::render(format, &report, table, &mut std::io::stdout().lock())
+            .map_err(|e| format!("cannot write the report: {e}")),
+    };
+    if let Err(message) = written {
+        warn(&format!("error: {message}"));
+        return Ok(Outcome::Failed(1));
+    }
+    if report.fails_at(fail_on) {
+        Ok(Outcome::Failed(3))
+    } else {
+        Ok(Outcome::Success)
+    }
+}

@@ -1,0 +1,712 @@
+//! The scheduling cycle: filter, score, normalize, weigh, pick, bind (scheduling.md §1.1–§1.3, §1.8, §8 D2).
+//!
+//! [`Scheduler`] owns a [`Snapshot`] and a [`Profile`]. For each pod it prepares the plugins once, walks the nodes
+//! from a rotating start index in name order, stops after `percentageOfNodesToScore` feasible nodes, scores them,
+//! normalizes each plugin's scores, weighs and sums them, and binds the pod to the best node (ties go to the
+//! smallest node name). The per-node loop allocates nothing; reasons are only built when a pod fits nowhere.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Pod;
+
+use crate::error::Result;
+use crate::nodegroup::{self, GroupContext, GroupPolicy, Membership, NodeGroups};
+use crate::plugins::balanced::BalancedScorer;
+use crate::plugins::fit::{self, FitChecks, FitConfig, FitScorer};
+use crate::plugins::taints::{self, UNSCHEDULABLE_REASON};
+use crate::plugins::{self, affinity, default_normalize};
+use crate::snapshot::{NodeId, NodeInfo, PodInfo, Snapshot};
+
+/// Fewer nodes than this are always all searched (`minFeasibleNodesToFind`).
+pub const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
+/// The adaptive percentage never goes below this (`minFeasibleNodesPercentageToFind`).
+pub const MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: usize = 5;
+
+/// How many feasible nodes to find among `all` (upstream `numFeasibleNodesToFind`): all below 100 nodes; else
+/// `all × pct / 100` with `pct` configured or, when 0, `max(5, 50 − all/125)`; never fewer than 100.
+pub fn num_feasible_nodes_to_find(all: usize, percentage: u8) -> usize {
+    if all < MIN_FEASIBLE_NODES_TO_FIND {
+        return all;
+    }
+    let mut pct = usize::from(percentage.min(100));
+    if pct == 0 {
+        pct = 50usize
+            .saturating_sub(all / 125)
+            .max(MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND);
+    }
+    (all * pct / 100).max(MIN_FEASIBLE_NODES_TO_FIND)
+}
+
+/// Which filters run besides NodeResourcesFit (which always runs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Filters {
+    /// NodeUnschedulable.
+    pub node_unschedulable: bool,
+    /// TaintToleration.
+    pub taint_toleration: bool,
+    /// NodeAffinity (with `nodeSelector`).
+    pub node_affinity: bool,
+    /// NodeGroupAffinity (only with node groups configured).
+    pub node_group_affinity: bool,
+}
+
+impl Default for Filters {
+    fn default() -> Self {
+        Self {
+            node_unschedulable: true,
+            taint_toleration: true,
+            node_affinity: true,
+            node_group_affinity: true,
+        }
+    }
+}
+
+/// Score plugin weights; 0 turns a score plugin off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Weights {
+    /// NodeResourcesFit (upstream default 1).
+    pub node_resources_fit: i64,
+    /// NodeResourcesBalancedAllocation (1).
+    pub balanced_allocation: i64,
+    /// TaintToleration (3).
+    pub taint_toleration: i64,
+    /// NodeAffinity (2).
+    pub node_affinity: i64,
+    /// NodeGroupAffinity (ksx; 2, as NodeAffinity).
+    pub node_group_affinity: i64,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Self {
+            node_resources_fit: 1,
+            balanced_allocation: 1,
+            taint_toleration: 3,
+            node_affinity: 2,
+            node_group_affinity: 2,
+        }
+    }
+}
+
+/// A scheduling profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// NodeResourcesFit args (filter and score).
+    pub fit: FitConfig,
+    /// NodeResourcesBalancedAllocation resources.
+    pub balanced: Vec<String>,
+    /// Filters.
+    pub filters: Filters,
+    /// Score weights.
+    pub weights: Weights,
+    /// 0–100; 0 is adaptive.
+    pub percentage_of_nodes_to_score: u8,
+    /// Threads that filter and score one pod when every node is searched (upstream's default parallelism is 16;
+    /// ksx defaults to 1 and lets the driver choose). Results do not depend on it.
+    pub parallelism: usize,
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Self {
+            fit: FitConfig::default(),
+            balanced: vec!["cpu".to_owned(), "memory".to_owned()],
+            filters: Filters::default(),
+            weights: Weights::default(),
+            percentage_of_nodes_to_score: 0,
+            parallelism: 1,
+        }
+    }
+}
+
+/// How bad a filter failure is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Code {
+    /// Preemption might help.
+    Unschedulable,
+    /// Preemption cannot help.
+    UnschedulableAndUnresolvable,
+}
+
+/// Why a node was filtered out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The plugin that rejected it (the first failing one, as upstream stops there).
+    pub plugin: &'static str,
+    /// The status code.
+    pub code: Code,
+    /// The reasons, in upstream wording.
+    pub reasons: Vec<String>,
+}
+
+/// The raw (pre-normalization) scores of one feasible node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RawScores {
+    /// NodeResourcesFit, 0–100.
+    pub node_resources_fit: i64,
+    /// NodeResourcesBalancedAllocation, 0–100 (`None` when the plugin skips the pod).
+    pub balanced_allocation: Option<i64>,
+    /// TaintToleration: untolerated `PreferNoSchedule` taints.
+    pub taint_toleration: i64,
+    /// NodeAffinity: the sum of matching preferred weights.
+    pub node_affinity: i64,
+    /// NodeGroupAffinity: 100 or 0.
+    pub node_group_affinity: i64,
+}
+
+/// One node's filter result and raw scores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeEvaluation {
+    /// The node.
+    pub node: String,
+    /// Why it was filtered out (`None` when feasible).
+    pub rejection: Option<Rejection>,
+    /// The raw scores (feasible nodes only).
+    pub scores: Option<RawScores>,
+}
+
+/// The outcome of scheduling one pod.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Bound to a node.
+    Scheduled {
+        /// The node's name.
+        node: String,
+        /// Its id in the snapshot.
+        node_id: NodeId,
+        /// The weighted total (0 when a single feasible node skipped scoring).
+        score: i64,
+        /// Filter evaluations made (nodes checked).
+        evaluated: usize,
+    },
+    /// No node fits.
+    Unschedulable {
+        /// `reason → number of nodes`, as upstream's `0/N nodes are available: …` message counts them.
+        reasons: BTreeMap<String, usize>,
+        /// Filter evaluations made.
+        evaluated: usize,
+    },
+}
+
+impl Decision {
+    /// Upstream's message for an unschedulable pod: `0/N nodes are available: 3 Insufficient cpu, ….`
+    pub fn message(&self, nodes: usize) -> String {
+        match self {
+            Self::Scheduled { node, .. } => format!("scheduled on {node}"),
+            Self::Unschedulable { reasons, .. } => {
+                let mut parts: Vec<String> =
+                    reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
+                parts.sort();
+                format!("0/{nodes} nodes are available: {}.", parts.join(", "))
+            }
+        }
+    }
+}
+
+/// The per-pod state of every plugin.
+struct Prepared<'a> {
+    pod: &'a PodInfo,
+    fit: FitChecks,
+    fit_scorer: FitScorer,
+    balanced: BalancedScorer,
+    group: Option<GroupPolicy>,
+}
+
+/// The scheduler: a snapshot, a profile, optional node groups, and the rotating start index.
+#[derive(Debug, Clone)]
+pub struct Scheduler {
+    snapshot: Snapshot,
+    profile: Profile,
+    groups: Option<(NodeGroups, Membership, GroupContext)>,
+    next_start: usize,
+    rows: Vec<Row>,
+    column: Vec<i64>,
+}
+
+/// A feasible node and its raw (then normalized) scores.
+#[derive(Debug, Clone, Copy, Default)]
+struct Row {
+    id: u32,
+    raw: [i64; 5],
+}
+
+/// Below this many nodes a pod is never split across threads (the spawn costs more than it saves).
+pub const PARALLEL_MIN_NODES: usize = 1_000;
+
+impl Scheduler {
+    /// A scheduler over a snapshot.
+    pub fn new(snapshot: Snapshot, profile: Profile) -> Self {
+        Self {
+            snapshot,
+            profile,
+            groups: None,
+            next_start: 0,
+            rows: Vec::new(),
+            column: Vec::new(),
+        }
+    }
+
+    /// Adds node groups: assigns every node and enables the NodeGroupAffinity filter and score.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidNodeGroup`] when two groups claim one node.
+    pub fn with_node_groups(mut self, groups: NodeGroups, context: GroupContext) -> Result<Self> {
+        let membership = groups.assign(&self.snapshot)?;
+        self.groups = Some((groups, membership, context));
+        Ok(self)
+    }
+
+    /// The snapshot, with every binding made so far.
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    /// The profile.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// The node groups, their membership and context, when configured.
+    pub fn node_groups(&self) -> Option<(&NodeGroups, &Membership, &GroupContext)> {
+        self.groups.as_ref().map(|(g, m, c)| (g, m, c))
+    }
+
+    /// Prepares a pod (requests, tolerations, affinity).
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidQuantity`] for a request that does not parse.
+    pub fn prepare(&mut self, pod: &Pod) -> Result<PodInfo> {
+        self.snapshot.pod_info(pod)
+    }
+
+    fn prepared<'a>(&self, pod: &'a PodInfo) -> Prepared<'a> {
+        Prepared {
+            pod,
+            fit: FitChecks::new(pod, &self.snapshot, &self.profile.fit),
+            fit_scorer: FitScorer::new(pod, &self.snapshot, &self.profile.fit),
+            balanced: BalancedScorer::new(pod, &self.snapshot, &self.profile.balanced),
+            group: self
+                .groups
+                .as_ref()
+                .filter(|_| {
+                    self.profile.filters.node_group_affinity
+                        || self.profile.weights.node_group_affinity > 0
+                })
+                .map(|(g, _, c)| g.policy(c, &pod.namespace)),
+        }
+    }
+
+    fn group_of(&self, id: usize) -> Option<usize> {
+        self.groups
+            .as_ref()
+            .and_then(|(_, m, _)| m.of_node.get(id).copied().flatten())
+    }
+
+    /// The filter chain for one node (hot path). The cheap integer checks run first; the order only matters for
+    /// reasons, which [`Self::rejection`] builds in upstream order.
+    fn passes(&self, p: &Prepared<'_>, id: usize, node: &NodeInfo) -> bool {
+        let f = &self.profile.filters;
+        p.fit.fits(node)
+            && (!f.node_group_affinity
+                || p.group.as_ref().is_none_or(|g| g.allows(self.group_of(id))))
+            && (!f.node_unschedulable
+                || taints::passes_unschedulable(node.unschedulable, &p.pod.tolerations))
+            && (!f.taint_toleration
+                || !node.has_hard_taints
+                || taints::untolerated(&node.taints, &p.pod.tolerations).is_none())
+            && (!f.node_affinity
+                || p.pod.affinity.is_unconstrained()
+                || p.pod.resolved_affinity.matches(
+                    &node.label_symbols,
+                    &node.name,
+                    self.snapshot.symbols(),
+                ))
+    }
+
+    /// The first failing filter and its reasons, in upstream filter order.
+    fn rejection(&self, p: &Prepared<'_>, id: usize, node: &NodeInfo) -> Option<Rejection> {
+        let f = &self.profile.filters;
+        let unresolvable = |plugin, reason: String| Rejection {
+            plugin,
+            code: Code::UnschedulableAndUnresolvable,
+            reasons: vec![reason],
+        };
+        if f.node_unschedulable
+            && !taints::passes_unschedulable(node.unschedulable, &p.pod.tolerations)
+        {
+            return Some(unresolvable(
+                plugins::NODE_UNSCHEDULABLE,
+                UNSCHEDULABLE_REASON.to_owned(),
+            ));
+        }
+        if f.taint_toleration
+            && let Some(t) = taints::untolerated(&node.taints, &p.pod.tolerations)
+        {
+            return Some(unresolvable(
+                plugins::TAINT_TOLERATION,
+                taints::untolerated_reason(t),
+            ));
+        }
+        if f.node_affinity && !p.pod.affinity.matches(&node.labels, &node.name) {
+            return Some(unresolvable(
+                plugins::NODE_AFFINITY,
+                affinity::AFFINITY_REASON.to_owned(),
+            ));
+        }
+        if f.node_group_affinity
+            && let (Some(policy), Some((groups, _, _))) = (&p.group, &self.groups)
+        {
+            let group = self.group_of(id);
+            if !policy.allows(group) {
+                return Some(unresolvable(nodegroup::NAME, policy.reason(groups, group)));
+            }
+        }
+        let (reasons, unresolvable) = p.fit.reasons(node, &self.snapshot);
+        (!reasons.is_empty()).then_some(Rejection {
+            plugin: fit::NAME,
+            code: if unresolvable {
+                Code::UnschedulableAndUnresolvable
+            } else {
+                Code::Unschedulable
+            },
+            reasons,
+        })
+    }
+
+    fn raw_scores(&self, p: &Prepared<'_>, id: usize, node: &NodeInfo) -> RawScores {
+        RawScores {
+            node_resources_fit: p.fit_scorer.score(node),
+            balanced_allocation: (!p.balanced.skips()).then(|| p.balanced.score(node)),
+            taint_toleration: if node.taints.is_empty() {
+                0
+            } else {
+                taints::count_intolerable_prefer_no_schedule(&node.taints, &p.pod.tolerations)
+            },
+            node_affinity: p.pod.affinity.preferred_score(&node.labels, &node.name),
+            node_group_affinity: p.group.as_ref().map_or(0, |g| g.score(self.group_of(id))),
+        }
+    }
+
+    /// Filters every node and gives the raw scores of the feasible ones, without binding: the diagnostic view
+    /// behind `ksx sched score`. Nodes come in name order.
+    pub fn evaluate(&self, pod: &PodInfo) -> Vec<NodeEvaluation> {
+        let p = self.prepared(pod);
+        self.snapshot
+            .nodes()
+            .iter()
+            .enumerate()
+            .map(|(id, node)| {
+                let rejection = self.rejection(&p, id, node);
+                let scores = rejection.is_none().then(|| self.raw_scores(&p, id, node));
+                NodeEvaluation {
+                    node: node.name.clone(),
+                    rejection,
+                    scores,
+                }
+            })
+            .collect()
+    }
+
+    /// Schedules one pod and, when a node fits, binds it there in the snapshot.
+    pub fn schedule(&mut self, pod: &PodInfo) -> Decision {
+        let decision = self.decide(pod);
+        if let Decision::Scheduled { node_id, .. } = &decision {
+            self.snapshot.bind(*node_id, pod);
+        }
+        decision
+    }
+
+    /// Decides where a pod goes without binding it (the rotating index still advances).
+    pub fn decide(&mut self, pod: &PodInfo) -> Decision {
+        let n = self.snapshot.len();
+        let mut rows = std::mem::take(&mut self.rows);
+        rows.clear();
+        let p = self.prepared(pod);
+        let want = num_feasible_nodes_to_find(n, self.profile.percentage_of_nodes_to_score);
+        let threads = self.profile.parallelism.clamp(1, 64);
+        let mut evaluated = 0;
+        if n > 0 && want >= n && threads > 1 && n >= PARALLEL_MIN_NODES {
+            // Every node is searched: filter and score in parallel chunks, merged in node order.
+            let chunk = n.div_ceil(threads);
+            let this = &*self;
+            let bounds = |t: usize| (t * chunk).min(n)..((t + 1) * chunk).min(n);
+            let parts: Vec<Vec<Row>> = std::thread::scope(|scope| {
+                // The calling thread takes the first chunk; only the others are spawned.
+                let handles: Vec<_> = (1..threads)
+                    .map(|t| {
+                        let p = &p;
+                        scope.spawn(move || {
+                            let mut out = Vec::new();
+                            this.filter_and_score(p, bounds(t), &mut out);
+                            out
+                        })
+                    })
+                    .collect();
+                let mut first = Vec::new();
+                this.filter_and_score(&p, bounds(0), &mut first);
+                std::iter::once(first)
+                    .chain(handles.into_iter().map(|h| h.join().unwrap_or_default()))
+                    .collect()
+            });
+            rows.extend(parts.into_iter().flatten());
+            evaluated = n;
+        } else if n > 0 && want >= n {
+            // Every node is searched: one pass that filters and scores, in node order.
+            self.filter_and_score(&p, 0..n, &mut rows);
+            evaluated = n;
+        } else if n > 0 {
+            let start = self.next_start % n;
+            let nodes = self.snapshot.nodes();
+            let order = (start..n).chain(0..start);
+            for id in order {
+                if rows.len() >= want {
+                    break;
+                }
+                evaluated += 1;
+                if let Some(node) = nodes.get(id)
+                    && self.passes(&p, id, node)
+                {
+                    rows.push(Row {
+                        id: u32::try_from(id).unwrap_or(u32::MAX),
+                        raw: [0; 5],
+                    });
+                }
+            }
+            self.next_start = (start + evaluated) % n;
+            if rows.len() > 1 {
+                rows.sort_unstable_by_key(|r| r.id);
+                for row in &mut rows {
+                    if let Some(node) = nodes.get(row.id as usize) {
+                        row.raw = self.score_row(&p, row.id as usize, node);
+                    }
+                }
+            }
+        }
+        let decision = match rows.len() {
+            0 => {
+                let mut reasons = BTreeMap::new();
+                for (id, node) in self.snapshot.nodes().iter().enumerate() {
+                    for r in self
+                        .rejection(&p, id, node)
+                        .into_iter()
+                        .flat_map(|r| r.reasons)
+                    {
+                        *reasons.entry(r).or_insert(0) += 1;
+                    }
+                }
+                Decision::Unschedulable { reasons, evaluated }
+            }
+            1 => self.scheduled(rows.first().map_or(0, |r| r.id), 0, evaluated),
+            _ => {
+                let (best, score) = self.best(&mut rows);
+                self.scheduled(best, score, evaluated)
+            }
+        };
+        self.rows = rows;
+        decision
+    }
+
+    fn filter_and_score(
+        &self,
+        p: &Prepared<'_>,
+        range: std::ops::Range<usize>,
+        out: &mut Vec<Row>,
+    ) {
+        let nodes = self.snapshot.nodes();
+        for id in range {
+            if let Some(node) = nodes.get(id)
+                && self.passes(p, id, node)
+            {
+                out.push(Row {
+                    id: u32::try_from(id).unwrap_or(u32::MAX),
+                    raw: self.score_row(p, id, node),
+                });
+            }
+        }
+    }
+
+    fn scheduled(&self, id: u32, score: i64, evaluated: usize) -> Decision {
+        let node = self
+            .snapshot
+            .node(NodeId(id))
+            .map(|n| n.name.clone())
+            .unwrap_or_default();
+        Decision::Scheduled {
+            node,
+            node_id: NodeId(id),
+            score,
+            evaluated,
+        }
+    }
+
+    /// The raw scores of the enabled score plugins for one feasible node: fit, balanced, taint, affinity, group.
+    fn score_row(&self, p: &Prepared<'_>, id: usize, node: &NodeInfo) -> [i64; 5] {
+        let w = &self.profile.weights;
+        [
+            if w.node_resources_fit > 0 {
+                p.fit_scorer.score(node)
+            } else {
+                0
+            },
+            if w.balanced_allocation > 0 && !p.balanced.skips() {
+                p.balanced.score(node)
+            } else {
+                0
+            },
+            if w.taint_toleration > 0 && !node.taints.is_empty() {
+                taints::count_intolerable_prefer_no_schedule(&node.taints, &p.pod.tolerations)
+            } else {
+                0
+            },
+            if w.node_affinity > 0 && p.pod.affinity.has_preferences() {
+                p.pod.resolved_affinity.preferred_score(
+                    &node.label_symbols,
+                    &node.name,
+                    self.snapshot.symbols(),
+                )
+            } else {
+                0
+            },
+            match &p.group {
+                Some(g) if w.node_group_affinity > 0 => g.score(self.group_of(id)),
+                _ => 0,
+            },
+        ]
+    }
+
+    /// Normalizes the raw rows (sorted by node id), weighs and sums them; the highest total wins, ties to the
+    /// smallest node name.
+    fn best(&mut self, rows: &mut [Row]) -> (u32, i64) {
+        let w = self.profile.weights;
+        let mut column = std::mem::take(&mut self.column);
+        for (slot, reverse) in [(2, true), (3, false)] {
+            column.clear();
+            column.extend(rows.iter().map(|r| r.raw[slot]));
+            default_normalize(&mut column, reverse);
+            for (r, v) in rows.iter_mut().zip(&column) {
+                r.raw[slot] = *v;
+            }
+        }
+        self.column = column;
+        let weights = [
+            w.node_resources_fit,
+            w.balanced_allocation,
+            w.taint_toleration,
+            w.node_affinity,
+            w.node_group_affinity,
+        ];
+        let mut best = (rows.first().map_or(0, |r| r.id), i64::MIN);
+        for r in rows.iter() {
+            let total: i64 = r.raw.iter().zip(weights).map(|(s, w)| s * w).sum();
+            if total > best.1 {
+                best = (r.id, total);
+            }
+        }
+        best
+    }
+
+    /// Schedules pods in QueueSort order (higher `spec.priority` first, then earlier `creationTimestamp`, then
+    /// input position), binding each before the next. Returns the decisions in that order, with pod keys.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidQuantity`] for a pod whose requests do not parse (nothing is scheduled then).
+    pub fn schedule_all(&mut self, pods: &[Pod]) -> Result<Vec<(String, Decision)>> {
+        let mut prepared = pods
+            .iter()
+            .enumerate()
+            .map(|(i, pod)| {
+                let created = pod.metadata.creation_timestamp.as_ref().map(|t| t.0);
+                self.prepare(pod).map(|info| (info, created, i))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        prepared.sort_by(|a, b| {
+            b.0.priority
+                .cmp(&a.0.priority)
+                .then_with(|| match (a.1, b.1) {
+                    (Some(x), Some(y)) => x.cmp(&y),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (None, None) => std::cmp::Ordering::Equal,
+                })
+                .then_with(|| a.2.cmp(&b.2))
+        });
+        Ok(prepared
+            .into_iter()
+            .map(|(info, _, _)| {
+                let d = self.schedule(&info);
+                (info.key, d)
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feasible_nodes_to_find_follows_upstream() {
+        assert_eq!(num_feasible_nodes_to_find(50, 0), 50);
+        assert_eq!(num_feasible_nodes_to_find(99, 10), 99);
+        assert_eq!(num_feasible_nodes_to_find(2_500, 0), 750);
+        assert_eq!(num_feasible_nodes_to_find(5_000, 0), 500);
+        assert_eq!(
+            num_feasible_nodes_to_find(6_000, 0),
+            300,
+            "50 − 48 = 2 → 5 %"
+        );
+        assert_eq!(
+            num_feasible_nodes_to_find(500, 10),
+            100,
+            "never fewer than 100"
+        );
+        assert_eq!(num_feasible_nodes_to_find(5_000, 100), 5_000);
+        assert_eq!(
+            num_feasible_nodes_to_find(150, 0),
+            100,
+            "150 × 49 % = 73 → 100"
+        );
+    }
+
+    fn node(name: &str, cpu: &str) -> k8s_openapi::api::core::v1::Node {
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name},
+            "status": {"allocatable": {"cpu": cpu, "memory": "8Gi", "pods": "10"}}}))
+        .unwrap()
+    }
+
+    fn pod(name: &str, cpu: &str) -> Pod {
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name, "namespace": "ns"},
+            "spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": cpu, "memory": "1Gi"}}}]}}))
+        .unwrap()
+    }
+
+    #[test]
+    fn picks_the_best_node_and_breaks_ties_by_name() {
+        let snapshot =
+            Snapshot::new(&[node("b", "4"), node("a", "4"), node("c", "8")], &[]).unwrap();
+        let mut s = Scheduler::new(snapshot, Profile::default());
+        let p = s.prepare(&pod("p1", "2")).unwrap();
+        // c is least allocated.
+        assert!(matches!(s.schedule(&p), Decision::Scheduled { ref node, .. } if node == "c"));
+        let p = s.prepare(&pod("p2", "1")).unwrap();
+        // c: cpu 3000/8000 used -> 62, mem 2Gi/8Gi -> 75 => 68; a and b: 75, 87 => 81; tie a/b goes to a.
+        assert!(matches!(s.schedule(&p), Decision::Scheduled { ref node, .. } if node == "a"));
+    }
+
+    #[test]
+    fn unschedulable_pods_carry_counted_reasons() {
+        let snapshot = Snapshot::new(&[node("a", "1"), node("b", "2")], &[]).unwrap();
+        let mut s = Scheduler::new(snapshot, Profile::default());
+        let p = s.prepare(&pod("big", "3")).unwrap();
+        let d = s.schedule(&p);
+        assert_eq!(d.message(2), "0/2 nodes are available: 2 Insufficient cpu.");
+        let ev = s.evaluate(&p);
+        let r = ev[0].rejection.as_ref().unwrap();
+        assert_eq!(
+            r.code,
+            Code::UnschedulableAndUnresolvable,
+            "above total allocatable"
+        );
+        assert_eq!(r.plugin, "NodeResourcesFit");
+    }
+}
