@@ -79,12 +79,34 @@ fn demo_is_reproducible_and_writes_the_report() {
         "{rollout}"
     );
 
+    let hpa = &summary["hpa"];
+    let max = hpa["maxReplicas"].as_i64().unwrap();
+    for key in ["peakReplicasDefault", "peakReplicasTuned"] {
+        let peak = hpa[key].as_i64().unwrap();
+        assert!(peak > 3 && peak <= max, "{key}: {hpa}");
+    }
+    // The tuned behavior's 60 s window lets it shed pods sooner than the default 300 s window, and it
+    // spends fewer replica-minutes over the same traffic.
+    let down = |key: &str| hpa[key].as_i64().unwrap();
+    assert!(
+        down("secondsToScaleDownTuned") < down("secondsToScaleDownDefault"),
+        "{hpa}"
+    );
+    assert!(down("secondsToScaleDownDefault") >= 240, "{hpa}");
+    assert!(
+        hpa["replicaMinutesTuned"].as_f64().unwrap()
+            < hpa["replicaMinutesDefault"].as_f64().unwrap(),
+        "{hpa}"
+    );
+    assert!(hpa["peakReadyTuned"].as_i64().unwrap() <= max, "{hpa}");
+
     assert!(html_a.starts_with("<!DOCTYPE html>"));
     for section in [
         "id=\"nodes\"",
         "id=\"workspaces\"",
         "id=\"pods\"",
         "id=\"rollout\"",
+        "id=\"hpa\"",
         "<polyline",
     ] {
         assert!(html_a.contains(section), "report lacks {section}");

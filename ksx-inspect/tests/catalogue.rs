@@ -96,3 +96,30 @@ fn findings_carry_location_and_fingerprint() {
     assert_eq!((loc.document, loc.line), (1, 1));
     assert!(f.fingerprint.starts_with("sha256:") && f.fingerprint.len() == 71);
 }
+
+#[test]
+fn hpa_duplicate_flags_every_hpa_of_a_mixed_or_same_version_pair() {
+    let r = inspect(
+        &data("checks/rel-hpa-duplicate/fail.yaml"),
+        Some(vec!["rel-hpa-duplicate".into()]),
+    );
+    let mut flagged: Vec<&str> = r
+        .findings
+        .iter()
+        .map(|f| f.resource.name.as_str())
+        .collect();
+    flagged.sort_unstable();
+    assert_eq!(flagged, ["api-cpu", "api-queue", "web", "web-v1"]);
+    assert_eq!((r.summary.tests.total, r.summary.tests.failed), (4, 4));
+    for f in &r.findings {
+        assert_eq!(f.path, "/spec/scaleTargetRef");
+        assert_eq!(f.severity.to_string(), "danger");
+        let mixed = f.resource.name.starts_with("web");
+        assert_eq!(
+            f.message.contains("ksx hpa convert"),
+            mixed,
+            "{}",
+            f.message
+        );
+    }
+}

@@ -3,6 +3,7 @@
 //! summary and report.
 
 mod generate;
+mod hpa;
 mod inventory;
 mod report;
 
@@ -55,6 +56,7 @@ struct Summary {
     projects: usize,
     inventory: Inventory,
     rollout: RolloutTrace,
+    hpa: hpa::HpaTrace,
     report: String,
 }
 
@@ -99,9 +101,12 @@ pub(crate) async fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
 
     bar.set_message("rolling update");
     let rollout = rolling_update(&cluster).await?;
-    bar.finish_and_clear();
 
     let inventory = inventory::collect(&cluster, &platform.tenancy).await?;
+    // After the inventory, so the HPA section's two Deployments do not change the platform's figures.
+    bar.set_message("hpa spike and fall");
+    let hpa = hpa::run(&cluster).await?;
+    bar.finish_and_clear();
     let simulated_seconds = u64::try_from(clock.now().as_second() - START_UNIX_SECS).unwrap_or(0);
     let summary = Summary {
         seed: args.seed,
@@ -110,6 +115,7 @@ pub(crate) async fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
         projects: platform.tenancy.projects.len(),
         inventory,
         rollout,
+        hpa,
         report: args.report.display().to_string(),
     };
 
@@ -310,6 +316,7 @@ fn print_summary(s: &Summary) {
             r.total.len()
         ),
     }
+    hpa::print_summary(&s.hpa);
     outln!("report: {}", s.report);
 }
 
@@ -453,5 +460,6 @@ fn render_report(s: &Summary) -> String {
         ],
     ));
     r.section("rollout", "Rolling update", body);
+    r.section("hpa", "HPA: spike and fall", hpa::section(&s.hpa));
     r.render()
 }

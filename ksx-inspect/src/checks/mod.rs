@@ -380,6 +380,15 @@ pub static CATALOGUE: &[CheckDef] = &[
         reliability::deprecated_api
     ),
     check!(
+        "rel-hpa-duplicate",
+        Reliability,
+        Danger,
+        "One HPA per workload",
+        "Keep one HorizontalPodAutoscaler per workload: merge every metric into one autoscaling/v2 HPA (convert an autoscaling/v1 one with `ksx hpa convert`) and delete the others.",
+        [HPA],
+        reliability::hpa_duplicate
+    ),
+    check!(
         "rel-hpa-replicas",
         Reliability,
         Warning,

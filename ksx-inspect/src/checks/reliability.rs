@@ -1,5 +1,7 @@
 //! Reliability checks (spec §4.2).
 
+use ksx_core::manifest::{Document, Source};
+use ksx_scaling::hpa::conflict::{HpaRef, hpa_conflicts_in};
 use serde_json::Value;
 
 use super::{Ctx, Hit, hpas_targeting, is_multi_replica, per_container, per_pod};
@@ -334,6 +336,71 @@ pub(super) fn hpa_replicas(ctx: &Ctx<'_>, obj: &InspectObject) -> Option<Vec<Hit
         hits.push(Hit::at(
             "/spec/minReplicas",
             format!("HPA {} has minReplicas {actual}, below {min}", obj.name()),
+        ));
+    }
+    Some(hits)
+}
+
+/// `rel-hpa-duplicate`: the HPA is one of several HPAs on one workload, as rule `hpa-multiple` of
+/// `ksx-scaling` decides (called, not re-implemented). Candidates are the HPAs of the same effective namespace
+/// naming the same target kind and name; they reach the rule with that effective namespace, so
+/// `defaultNamespace` applies as everywhere else.
+pub(super) fn hpa_duplicate(ctx: &Ctx<'_>, obj: &InspectObject) -> Option<Vec<Hit>> {
+    if !is_hpa(obj) {
+        return None;
+    }
+    let target = |k: &str| {
+        obj.value
+            .pointer("/spec/scaleTargetRef")
+            .and_then(|r| r.get(k))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
+    let as_document = |o: &InspectObject| {
+        let mut value = o.value.clone();
+        if let Some(meta) = value
+            .as_object_mut()
+            .map(|m| {
+                m.entry("metadata")
+                    .or_insert_with(|| Value::Object(Default::default()))
+            })
+            .and_then(Value::as_object_mut)
+        {
+            meta.insert(
+                "namespace".to_owned(),
+                Value::String(o.namespace().to_owned()),
+            );
+        }
+        Document {
+            source: o.source.clone().unwrap_or_else(|| Source {
+                file: String::new(),
+                document: 0,
+                line: 0,
+                item: None,
+            }),
+            value,
+            object: None,
+        }
+    };
+    let mut hits = Vec::new();
+    // The rule ignores an HPA without a complete scaleTargetRef (rel-hpa-target-exists reports it) or outside
+    // the autoscaling group: such an HPA passes.
+    let Some(me) = HpaRef::from_document(&as_document(obj)) else {
+        return Some(hits);
+    };
+    let candidates: Vec<Document> = ctx
+        .bundle
+        .hpas_for(obj.namespace(), target("kind"), target("name"))
+        .into_iter()
+        .map(as_document)
+        .collect();
+    if let Some(c) = hpa_conflicts_in(&candidates)
+        .into_iter()
+        .find(|c| c.workload == me.target)
+    {
+        hits.push(Hit::at(
+            "/spec/scaleTargetRef",
+            format!("{}; {}", c.reason, c.alternative),
         ));
     }
     Some(hits)
