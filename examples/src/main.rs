@@ -1,9 +1,5 @@
 //! The `ksx` command-line tool: offline decisions, inspections and the demo, on the embedded in-memory cluster
 //! by default.
-#![allow(
-    clippy::print_stdout,
-    reason = "a CLI writes its results to standard output"
-)]
 
 #[macro_use]
 mod output;

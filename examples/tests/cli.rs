@@ -185,3 +185,23 @@ fn commands_not_landed_say_so() {
         "{err}"
     );
 }
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["demo", "--seed", "1", "--report", "p.html", "-o", "json"];
+    args.extend(SMALL);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ksx"))
+        .args(&args)
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the reading end before the summary is written, as `ksx demo -o json | head -c0` would.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}: {err}", out.status.code());
+    assert!(!err.contains("panicked"), "{err}");
+}
