@@ -215,6 +215,60 @@ async fn rolling_update(cluster: &InMemoryCluster) -> anyhow::Result<RolloutTrac
     Ok(trace)
 }
 
+/// Columns of the node-pool table, shared by the terminal summary and the report.
+const POOL_COLUMNS: [&str; 8] = [
+    "pool",
+    "nodes",
+    "pods",
+    "cpu req/alloc",
+    "cpu",
+    "mem req/alloc",
+    "mem",
+    "gpu req/alloc",
+];
+
+/// Columns of the workspace table, shared by the terminal summary and the report.
+const WORKSPACE_COLUMNS: [&str; 6] = [
+    "workspace",
+    "projects",
+    "deployments",
+    "statefulsets",
+    "pods",
+    "ready",
+];
+
+fn pool_cells(p: &inventory::PoolSummary) -> Vec<String> {
+    vec![
+        p.pool.clone(),
+        p.nodes.to_string(),
+        p.pods.to_string(),
+        format!(
+            "{}/{}",
+            cores(p.cpu_requested_millis),
+            cores(p.cpu_allocatable_millis)
+        ),
+        percent(p.cpu_ratio()),
+        format!(
+            "{}/{}",
+            gib(p.memory_requested_bytes),
+            gib(p.memory_allocatable_bytes)
+        ),
+        percent(p.memory_ratio()),
+        format!("{}/{}", p.gpus_requested, p.gpus_allocatable),
+    ]
+}
+
+fn workspace_cells(w: &inventory::WorkspaceSummary) -> Vec<String> {
+    vec![
+        w.workspace.clone(),
+        w.projects.to_string(),
+        w.deployments.to_string(),
+        w.stateful_sets.to_string(),
+        w.pods.to_string(),
+        w.ready_pods.to_string(),
+    ]
+}
+
 fn percent(r: f64) -> String {
     format!("{:.0}%", r * 100.0)
 }
@@ -241,55 +295,15 @@ fn print_summary(s: &Summary) {
         s.simulated_seconds
     );
     outln!();
-    let mut pools = Table::new([
-        "POOL",
-        "NODES",
-        "PODS",
-        "CPU REQ/ALLOC",
-        "CPU",
-        "MEM REQ/ALLOC",
-        "MEM",
-        "GPU REQ/ALLOC",
-    ]);
+    let mut pools = Table::new(POOL_COLUMNS.map(str::to_uppercase));
     for p in &inv.pools {
-        pools.row([
-            p.pool.clone(),
-            p.nodes.to_string(),
-            p.pods.to_string(),
-            format!(
-                "{}/{}",
-                cores(p.cpu_requested_millis),
-                cores(p.cpu_allocatable_millis)
-            ),
-            percent(p.cpu_ratio()),
-            format!(
-                "{}/{}",
-                gib(p.memory_requested_bytes),
-                gib(p.memory_allocatable_bytes)
-            ),
-            percent(p.memory_ratio()),
-            format!("{}/{}", p.gpus_requested, p.gpus_allocatable),
-        ]);
+        pools.row(pool_cells(p));
     }
     out!("{}", pools.render());
     outln!();
-    let mut ws = Table::new([
-        "WORKSPACE",
-        "PROJECTS",
-        "DEPLOYMENTS",
-        "STATEFULSETS",
-        "PODS",
-        "READY",
-    ]);
+    let mut ws = Table::new(WORKSPACE_COLUMNS.map(str::to_uppercase));
     for w in &inv.workspaces {
-        ws.row([
-            w.workspace.clone(),
-            w.projects.to_string(),
-            w.deployments.to_string(),
-            w.stateful_sets.to_string(),
-            w.pods.to_string(),
-            w.ready_pods.to_string(),
-        ]);
+        ws.row(workspace_cells(w));
     }
     out!("{}", ws.render());
     outln!();
@@ -336,39 +350,8 @@ fn render_report(s: &Summary) -> String {
     r.card("pods", &inv.pods);
     r.card("ready pods", &inv.ready_pods);
 
-    let rows: Vec<Vec<String>> = inv
-        .pools
-        .iter()
-        .map(|p| {
-            vec![
-                p.pool.clone(),
-                p.nodes.to_string(),
-                p.pods.to_string(),
-                format!(
-                    "{} / {}",
-                    cores(p.cpu_requested_millis),
-                    cores(p.cpu_allocatable_millis)
-                ),
-                format!(
-                    "{} / {}",
-                    gib(p.memory_requested_bytes),
-                    gib(p.memory_allocatable_bytes)
-                ),
-                format!("{} / {}", p.gpus_requested, p.gpus_allocatable),
-            ]
-        })
-        .collect();
-    let mut body = table(
-        &[
-            "pool",
-            "nodes",
-            "pods",
-            "CPU requested / allocatable",
-            "memory",
-            "GPUs",
-        ],
-        &rows,
-    );
+    let rows: Vec<Vec<String>> = inv.pools.iter().map(pool_cells).collect();
+    let mut body = table(&POOL_COLUMNS, &rows);
     body.push_str("<h3>CPU requested per pool</h3>");
     body.push_str(&bars(
         &inv.pools
@@ -385,35 +368,8 @@ fn render_report(s: &Summary) -> String {
     ));
     r.section("nodes", "Node pools", body);
 
-    let rows: Vec<Vec<String>> = inv
-        .workspaces
-        .iter()
-        .map(|w| {
-            vec![
-                w.workspace.clone(),
-                w.projects.to_string(),
-                w.deployments.to_string(),
-                w.stateful_sets.to_string(),
-                w.pods.to_string(),
-                w.ready_pods.to_string(),
-            ]
-        })
-        .collect();
-    r.section(
-        "workspaces",
-        "Workspaces",
-        table(
-            &[
-                "workspace",
-                "projects",
-                "deployments",
-                "statefulsets",
-                "pods",
-                "ready",
-            ],
-            &rows,
-        ),
-    );
+    let rows: Vec<Vec<String>> = inv.workspaces.iter().map(workspace_cells).collect();
+    r.section("workspaces", "Workspaces", table(&WORKSPACE_COLUMNS, &rows));
 
     let states: Vec<Vec<String>> = inv
         .pod_states
