@@ -6,6 +6,8 @@
 //!   ([`hpa::reconcile::reconcile`]), the `ksx hpa` JSON contract ([`hpa::contract`]), autoscaling/v1 → v2
 //!   conversion ([`hpa::convert`]) and the conflict rule for several HPAs on one workload
 //!   ([`hpa::conflict`]).
+//! - [`vpa`]: the VPA recommender, checkpoints, history bootstrap and updater.
+//! - [`event`]: KEDA-style event scaling: ScaledObject/ScaledJob, scalers and the executor.
 //! - [`error`]: the crate's error type.
 //!
 //! Engines are pure: inputs and `now` in (engine time is `i64` nanoseconds since the Unix epoch), a decision
@@ -34,6 +36,8 @@
 //! ```
 
 pub mod error;
+pub mod event;
 pub mod hpa;
+pub mod vpa;
 
 pub use error::{Error, Result};
