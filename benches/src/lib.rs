@@ -295,6 +295,9 @@ pub fn sched_run(
     Ok((ok, failed, evaluated))
 }
 
+pub mod scale;
+pub mod vpa;
+
 /// The HPA area's workload: HPAs with three metrics each (cpu Utilization, memory AverageValue, a Pods
 /// metric) over pods with samples, built from a fixed seed. HPAs share [`HPA_POD_SETS`] pod sets so the
 /// workload stays small in memory; every calculation still walks all its pods.

@@ -59,11 +59,11 @@ pub(crate) enum Command {
     /// HPA v2: replica decisions, simulation, v1→v2 conversion.
     Hpa(HpaArgs),
     /// VPA: recommendations and right-sizing reports.
-    Vpa(InputArgs),
+    Vpa(crate::vpa::VpaArgs),
     /// Inspect manifests or a cluster for risks and misconfiguration.
     Inspect(crate::inspect::InspectArgs),
     /// Event-driven scaling and the autoscaling conflict check.
-    Scale(InputArgs),
+    Scale(crate::scale::ScaleArgs),
     /// The ksx scheduler: scores, placement, node groups, GPUs.
     Sched(crate::sched::SchedArgs),
     /// Dataset cache: planning and the eviction-policy simulator.

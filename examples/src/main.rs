@@ -9,7 +9,10 @@ mod cli;
 mod demo;
 mod hpa;
 mod inspect;
+mod scale;
 mod sched;
+mod vpa;
+mod vpa_report;
 
 use std::process::ExitCode;
 
@@ -84,9 +87,9 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Command::Demo(args) => demo::run(&args).await,
         Command::Hpa(args) => hpa::run(&args),
-        Command::Vpa(_) => pending("vpa", 5),
+        Command::Vpa(args) => vpa::run(&args),
         Command::Inspect(args) => inspect::run(&args),
-        Command::Scale(_) => pending("scale", 7),
+        Command::Scale(args) => scale::run(&args),
         Command::Sched(args) => sched::run(&args),
         Command::Cache(args) => cache::run(&args),
         Command::Gateway(_) => pending("gateway", 0),

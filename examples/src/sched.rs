@@ -1,11 +1,11 @@
-//! `ksx sched`: the offline scheduler commands of the scheduler contract (`score`, `schema`).
+//! `ksx sched`: the offline scheduler commands of the scheduler contract (`score`, `place`, `schema`).
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use ksx_gpu::score;
+use ksx_gpu::{place, score};
 
 use crate::Outcome;
 use crate::cli::OutputArgs;
@@ -23,6 +23,8 @@ pub(crate) struct SchedArgs {
 pub(crate) enum SchedCommand {
     /// Filter one pod against nodes and give the raw scores of the named plugins (kube-scheduler semantics).
     Score(SchedInputArgs),
+    /// Schedule a batch of pending pods with node groups, GPU devices and queues; print the bindings.
+    Place(SchedInputArgs),
     /// Print the JSON Schemas of the scheduler's inputs (score request, node groups, plugin args).
     Schema(OutputArgs),
 }
@@ -41,8 +43,11 @@ pub(crate) struct SchedInputArgs {
 pub(crate) fn run(args: &SchedArgs) -> anyhow::Result<Outcome> {
     match &args.command {
         SchedCommand::Score(a) => run_score(a),
+        SchedCommand::Place(a) => run_place(a),
         SchedCommand::Schema(out) => {
-            print_structured(out.output, &score::schemas())?;
+            let mut schemas = score::schemas();
+            schemas.extend(place::schemas());
+            print_structured(out.output, &schemas)?;
             Ok(Outcome::Success)
         }
     }
@@ -53,6 +58,15 @@ fn run_score(args: &SchedInputArgs) -> anyhow::Result<Outcome> {
     let (name, text) = read_input(&args.input)?;
     let request: score::ScoreRequest = ksx_core::manifest::from_yaml_str(&name, &text)?;
     let response = score::score(&request).with_context(|| format!("{name}: invalid request"))?;
+    print_structured(args.output.output, &response)?;
+    Ok(Outcome::Success)
+}
+
+/// Every error here is bad input (exit 2): the request, the objects in it, the profile, queues or node groups.
+fn run_place(args: &SchedInputArgs) -> anyhow::Result<Outcome> {
+    let (name, text) = read_input(&args.input)?;
+    let request: place::PlaceRequest = ksx_core::manifest::from_yaml_str(&name, &text)?;
+    let response = place::place(&request).with_context(|| format!("{name}: invalid request"))?;
     print_structured(args.output.output, &response)?;
     Ok(Outcome::Success)
 }

@@ -100,6 +100,29 @@ fn demo_is_reproducible_and_writes_the_report() {
     );
     assert!(hpa["peakReadyTuned"].as_i64().unwrap() <= max, "{hpa}");
 
+    let event = &summary["event"];
+    // This test runs with every feature and Redis answers on this machine, so the queue is a real Redis list.
+    #[cfg(feature = "scalers")]
+    assert_eq!(event["backend"], "redis", "{event}");
+    #[cfg(not(feature = "scalers"))]
+    assert_eq!(event["backend"], "memory", "{event}");
+    // Two orders at 120 s are not more than activationListLength 2 (strict): nothing wakes until the burst at
+    // 180 s, when KEDA scales 0 → 1 and the HPA takes over.
+    assert_eq!(event["firstActivationSeconds"], 180, "{event}");
+    assert_eq!(event["activations"], 2, "{event}");
+    let peak = event["peakReplicas"].as_i64().unwrap();
+    assert!(
+        peak > 1 && peak <= event["maxReplicas"].as_i64().unwrap(),
+        "{event}"
+    );
+    // The last burst poll is at 705 s; 120 s of cooldown later the next poll (840 s at the earliest) jumps the
+    // workers straight to zero from N > 1, not step by step.
+    let jumps = event["cooldownJumps"].as_array().unwrap();
+    assert_eq!(jumps.len(), 2, "{event}");
+    assert!(jumps[0]["atSeconds"].as_i64().unwrap() >= 840, "{event}");
+    assert!(jumps[0]["fromReplicas"].as_i64().unwrap() > 1, "{event}");
+    assert_eq!(event["itemsProcessed"], event["itemsEnqueued"], "{event}");
+
     assert!(html_a.starts_with("<!DOCTYPE html>"));
     for section in [
         "id=\"nodes\"",
@@ -107,6 +130,7 @@ fn demo_is_reproducible_and_writes_the_report() {
         "id=\"pods\"",
         "id=\"rollout\"",
         "id=\"hpa\"",
+        "id=\"event\"",
         "<polyline",
     ] {
         assert!(html_a.contains(section), "report lacks {section}");
@@ -177,11 +201,11 @@ fn bad_flags_exit_2_with_a_message() {
 #[test]
 fn commands_not_landed_say_so() {
     let dir = tempfile::tempdir().unwrap();
-    let out = ksx(&["vpa"], dir.path());
+    let out = ksx(&["gateway"], dir.path());
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("`ksx vpa` is not available in this build yet"),
+        err.contains("`ksx gateway` is not available in this build yet"),
         "{err}"
     );
 }

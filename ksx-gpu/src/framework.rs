@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Pod;
 
+use crate::device::{self, GpuRequest, GpuTable, Policy};
 use crate::error::Result;
 use crate::nodegroup::{self, GroupContext, GroupPolicy, Membership, NodeGroups};
 use crate::plugins::balanced::BalancedScorer;
@@ -48,6 +49,8 @@ pub struct Filters {
     pub node_affinity: bool,
     /// NodeGroupAffinity (only with node groups configured).
     pub node_group_affinity: bool,
+    /// GpuFit (only with GPU devices configured; skips pods that request no device).
+    pub gpu_fit: bool,
 }
 
 impl Default for Filters {
@@ -57,6 +60,7 @@ impl Default for Filters {
             taint_toleration: true,
             node_affinity: true,
             node_group_affinity: true,
+            gpu_fit: true,
         }
     }
 }
@@ -74,6 +78,8 @@ pub struct Weights {
     pub node_affinity: i64,
     /// NodeGroupAffinity (ksx; 2, as NodeAffinity).
     pub node_group_affinity: i64,
+    /// GpuBinpack or GpuSpread, by [`Profile::gpu_policy`] (ksx; 1; only with GPU devices configured).
+    pub gpu: i64,
 }
 
 impl Default for Weights {
@@ -84,6 +90,7 @@ impl Default for Weights {
             taint_toleration: 3,
             node_affinity: 2,
             node_group_affinity: 2,
+            gpu: 1,
         }
     }
 }
@@ -104,6 +111,9 @@ pub struct Profile {
     /// Threads that filter and score one pod when every node is searched (upstream's default parallelism is 16;
     /// ksx defaults to 1 and lets the driver choose). Results do not depend on it.
     pub parallelism: usize,
+    /// The GPU policy: device order in GpuFit and the GPU score plugin (`GpuBinpack` or `GpuSpread`); a pod's
+    /// `gpu.ksx.io/policy` annotation overrides it for device order.
+    pub gpu_policy: Policy,
 }
 
 impl Default for Profile {
@@ -115,6 +125,7 @@ impl Default for Profile {
             weights: Weights::default(),
             percentage_of_nodes_to_score: 0,
             parallelism: 1,
+            gpu_policy: Policy::Binpack,
         }
     }
 }
@@ -152,6 +163,8 @@ pub struct RawScores {
     pub node_affinity: i64,
     /// NodeGroupAffinity: 100 or 0.
     pub node_group_affinity: i64,
+    /// GpuBinpack / GpuSpread, 0–100 (`None` when the pod requests no device or no devices are configured).
+    pub gpu: Option<i64>,
 }
 
 /// One node's filter result and raw scores.
@@ -210,6 +223,7 @@ struct Prepared<'a> {
     fit_scorer: FitScorer,
     balanced: BalancedScorer,
     group: Option<GroupPolicy>,
+    gpu: Option<GpuRequest>,
 }
 
 /// The scheduler: a snapshot, a profile, optional node groups, and the rotating start index.
@@ -218,6 +232,8 @@ pub struct Scheduler {
     snapshot: Snapshot,
     profile: Profile,
     groups: Option<(NodeGroups, Membership, GroupContext)>,
+    gpus: Option<GpuTable>,
+    gpu_requests: std::collections::HashMap<String, GpuRequest>,
     next_start: usize,
     rows: Vec<Row>,
     column: Vec<i64>,
@@ -227,7 +243,7 @@ pub struct Scheduler {
 #[derive(Debug, Clone, Copy, Default)]
 struct Row {
     id: u32,
-    raw: [i64; 5],
+    raw: [i64; 6],
 }
 
 /// Below this many nodes a pod is never split across threads (the spawn costs more than it saves).
@@ -240,6 +256,8 @@ impl Scheduler {
             snapshot,
             profile,
             groups: None,
+            gpus: None,
+            gpu_requests: std::collections::HashMap::new(),
             next_start: 0,
             rows: Vec::new(),
             column: Vec::new(),
@@ -254,6 +272,40 @@ impl Scheduler {
         let membership = groups.assign(&self.snapshot)?;
         self.groups = Some((groups, membership, context));
         Ok(self)
+    }
+
+    /// Adds GPU devices: enables GpuFit and the GPU score plugin, and makes NodeResourcesFit leave the device
+    /// resources (`nvidia.com/gpu`, `nvidia.com/mig-*`, `ksx.io/vgpu*`) to GpuFit, as HAMi's
+    /// `ignoredByScheduler` does.
+    pub fn with_gpus(mut self, table: GpuTable) -> Self {
+        let names: Vec<String> = (0..self.snapshot.resources().len())
+            .filter_map(|i| u16::try_from(i).ok())
+            .map(|i| {
+                self.snapshot
+                    .resources()
+                    .name(crate::resources::ResourceId(i))
+                    .to_owned()
+            })
+            .filter(|n| device::is_device_resource(n))
+            .chain([device::RESOURCE_GPU.to_owned()])
+            .collect();
+        self.profile.fit.ignored_resources.extend(names);
+        self.profile.fit.ignored_groups.insert("ksx.io".to_owned());
+        self.gpus = Some(table);
+        self
+    }
+
+    /// The GPU device state, when configured.
+    pub fn gpus(&self) -> Option<&GpuTable> {
+        self.gpus.as_ref()
+    }
+
+    /// Removes a bound pod: gives back its requests and its devices; returns the node it was on.
+    pub fn unbind(&mut self, pod_key: &str) -> Option<NodeId> {
+        if let Some(g) = &mut self.gpus {
+            g.release(pod_key);
+        }
+        self.snapshot.unbind(pod_key)
     }
 
     /// The snapshot, with every binding made so far.
@@ -276,7 +328,25 @@ impl Scheduler {
     /// # Errors
     /// [`crate::Error::InvalidQuantity`] for a request that does not parse.
     pub fn prepare(&mut self, pod: &Pod) -> Result<PodInfo> {
-        self.snapshot.pod_info(pod)
+        let info = self.snapshot.pod_info(pod)?;
+        if self.gpus.is_some() {
+            let request = GpuRequest::from_pod(pod)?;
+            // Device resources are GpuFit's, including MIG names no node lists in its allocatable.
+            let names: Vec<String> = info
+                .requests
+                .iter()
+                .map(|(id, _)| self.snapshot.resources().name(*id))
+                .filter(|n| device::is_device_resource(n))
+                .map(str::to_owned)
+                .collect();
+            self.profile.fit.ignored_resources.extend(names);
+            if request.is_empty() {
+                self.gpu_requests.remove(&info.key);
+            } else {
+                self.gpu_requests.insert(info.key.clone(), request);
+            }
+        }
+        Ok(info)
     }
 
     fn prepared<'a>(&self, pod: &'a PodInfo) -> Prepared<'a> {
@@ -293,7 +363,23 @@ impl Scheduler {
                         || self.profile.weights.node_group_affinity > 0
                 })
                 .map(|(g, _, c)| g.policy(c, &pod.namespace)),
+            gpu: self
+                .gpus
+                .as_ref()
+                .and_then(|_| self.gpu_requests.get(&pod.key).cloned()),
         }
+    }
+
+    fn gpu_fit(
+        &self,
+        p: &Prepared<'_>,
+        id: usize,
+        node: &NodeInfo,
+    ) -> Option<std::result::Result<device::Allocation, device::Unfit>> {
+        let (Some(table), Some(request)) = (&self.gpus, &p.gpu) else {
+            return None;
+        };
+        Some(table.fit(id, &node.name, request, self.profile.gpu_policy))
     }
 
     fn group_of(&self, id: usize) -> Option<usize> {
@@ -321,6 +407,7 @@ impl Scheduler {
                     &node.name,
                     self.snapshot.symbols(),
                 ))
+            && (!f.gpu_fit || self.gpu_fit(p, id, node).is_none_or(|r| r.is_ok()))
     }
 
     /// The first failing filter and its reasons, in upstream filter order.
@@ -362,6 +449,20 @@ impl Scheduler {
             }
         }
         let (reasons, unresolvable) = p.fit.reasons(node, &self.snapshot);
+        if reasons.is_empty()
+            && f.gpu_fit
+            && let Some(Err(unfit)) = self.gpu_fit(p, id, node)
+        {
+            return Some(Rejection {
+                plugin: device::GPU_FIT,
+                code: if unfit.unresolvable {
+                    Code::UnschedulableAndUnresolvable
+                } else {
+                    Code::Unschedulable
+                },
+                reasons: vec![unfit.reason],
+            });
+        }
         (!reasons.is_empty()).then_some(Rejection {
             plugin: fit::NAME,
             code: if unresolvable {
@@ -384,7 +485,17 @@ impl Scheduler {
             },
             node_affinity: p.pod.affinity.preferred_score(&node.labels, &node.name),
             node_group_affinity: p.group.as_ref().map_or(0, |g| g.score(self.group_of(id))),
+            gpu: self.gpu_score(p, id, node),
         }
+    }
+
+    fn gpu_score(&self, p: &Prepared<'_>, id: usize, node: &NodeInfo) -> Option<i64> {
+        let table = self.gpus.as_ref()?;
+        let allocation = self.gpu_fit(p, id, node)?.ok()?;
+        Some(device::policy_score(
+            table.binpack_score(id, &allocation),
+            self.profile.gpu_policy,
+        ))
     }
 
     /// Filters every node and gives the raw scores of the feasible ones, without binding: the diagnostic view
@@ -412,8 +523,41 @@ impl Scheduler {
         let decision = self.decide(pod);
         if let Decision::Scheduled { node_id, .. } = &decision {
             self.snapshot.bind(*node_id, pod);
+            self.commit_devices(pod, *node_id);
         }
         decision
+    }
+
+    /// Binds a pod to a chosen node (an extender's bind, or a replayed decision): its requests and, with GPU
+    /// devices configured, the devices GpuFit chooses there. Checks nothing: call [`Self::evaluate`] first.
+    pub fn bind(&mut self, pod: &PodInfo, node: NodeId) {
+        self.snapshot.bind(node, pod);
+        self.commit_devices(pod, node);
+    }
+
+    /// Allocates and records the devices of a pod just bound to a node (nothing without GPU devices or requests).
+    fn commit_devices(&mut self, pod: &PodInfo, id: NodeId) {
+        let Some(node) = self.snapshot.node(id) else {
+            return;
+        };
+        let p = self.prepared(pod);
+        let allocation = self
+            .gpu_fit(&p, id.index(), node)
+            .and_then(std::result::Result::ok);
+        let key = pod.key.clone();
+        if let (Some(table), Some(allocation)) = (&mut self.gpus, allocation) {
+            // The allocation was just computed from this table: committing it cannot fail.
+            let _ = table.commit(id.index(), &key, allocation);
+        } else if let Some(table) = &mut self.gpus {
+            table.release(&key);
+        }
+    }
+
+    /// The devices allocated to a bound pod (by key), when GPU devices are configured.
+    pub fn allocation(&self, pod_key: &str) -> Option<&device::Allocation> {
+        let table = self.gpus.as_ref()?;
+        let id = self.snapshot.bound_node(pod_key)?;
+        table.node(id.index())?.pods.get(pod_key)
     }
 
     /// Decides where a pod goes without binding it (the rotating index still advances).
@@ -468,7 +612,7 @@ impl Scheduler {
                 {
                     rows.push(Row {
                         id: u32::try_from(id).unwrap_or(u32::MAX),
-                        raw: [0; 5],
+                        raw: [0; 6],
                     });
                 }
             }
@@ -540,7 +684,7 @@ impl Scheduler {
     }
 
     /// The raw scores of the enabled score plugins for one feasible node: fit, balanced, taint, affinity, group.
-    fn score_row(&self, p: &Prepared<'_>, id: usize, node: &NodeInfo) -> [i64; 5] {
+    fn score_row(&self, p: &Prepared<'_>, id: usize, node: &NodeInfo) -> [i64; 6] {
         let w = &self.profile.weights;
         [
             if w.node_resources_fit > 0 {
@@ -571,6 +715,11 @@ impl Scheduler {
                 Some(g) if w.node_group_affinity > 0 => g.score(self.group_of(id)),
                 _ => 0,
             },
+            if w.gpu > 0 {
+                self.gpu_score(p, id, node).unwrap_or(0)
+            } else {
+                0
+            },
         ]
     }
 
@@ -594,6 +743,7 @@ impl Scheduler {
             w.taint_toleration,
             w.node_affinity,
             w.node_group_affinity,
+            w.gpu,
         ];
         let mut best = (rows.first().map_or(0, |r| r.id), i64::MIN);
         for r in rows.iter() {

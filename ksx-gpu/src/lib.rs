@@ -13,13 +13,27 @@
 //!   the default score normalizer.
 //! - [`nodegroup`]: [`NodeGroup`](nodegroup::NodeGroup) specs bound to workspaces, validation, membership, the
 //!   admission-style [`mutate_pod`](nodegroup::mutate_pod) and the `NodeGroupAffinity` plugin.
+//! - [`device`]: GPU/vGPU devices: the `gpu.ksx.io/devices` node registration (HAMi's
+//!   `hami.io/node-nvidia-register` JSON also read) and the extended resources it yields (`nvidia.com/gpu`,
+//!   `ksx.io/vgpu`, `ksx.io/vgpu-memory`, `ksx.io/vgpu-cores`, `nvidia.com/mig-<profile>`); pod requests (whole
+//!   GPUs, vGPU shares with memory and cores, MIG slices); the pure allocation function (binpack or spread,
+//!   NUMA-aware, never over-committing memory, cores, slots or slices) with its `gpu.ksx.io/allocated` record
+//!   and exact release; [`GpuTable`](device::GpuTable), the device state of a snapshot; the `GpuFit` filter and
+//!   `GpuBinpack` / `GpuSpread` scores that [`Scheduler::with_gpus`] turns on.
 //! - [`framework`]: [`Scheduler`]: filter from a rotating index, `percentageOfNodesToScore`, score, normalize,
-//!   weigh, bind.
+//!   weigh, bind (and bind to a given node, unbind).
 //! - [`score`]: the `ksx sched score` contract.
+//! - [`place`]: the `ksx sched place` contract: a batch of pending pods placed with node groups, GPU devices and
+//!   a Volcano-like queue subset (closed queues, capability), with `podsPerSecond` and `nodesEvaluated`.
 //! - [`error`]: the crate's error type.
+//! - `server` (feature `server`): the kube-scheduler extender HTTP server (axum): `/filter`, `/prioritize`,
+//!   `/bind` with the upstream `k8s.io/kube-scheduler/extender/v1` wire keys, `/healthz`, served from a
+//!   scheduler held in `ExtenderState` and binding through the `ksx-core` `ClusterWriter` seam; plus a small load
+//!   generator.
 //!
-//! The crate has no features yet; GPU devices, the extender server (`server`) and NVML discovery (`nvml`) are
-//! still to come.
+//! Features: `server` (axum, tokio). NVML discovery (`nvml`) is not implemented: the
+//! [`DeviceDiscovery`](device::DeviceDiscovery) seam has only the in-memory
+//! [`StaticDiscovery`](device::StaticDiscovery).
 //!
 //! ```
 //! use k8s_openapi::api::core::v1::{Node, Pod};
@@ -58,12 +72,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod device;
 pub mod error;
 pub mod framework;
 pub mod nodegroup;
+pub mod place;
 pub mod plugins;
 pub mod resources;
 pub mod score;
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub mod server;
 pub mod snapshot;
 
 pub use error::{Error, Result};

@@ -11,8 +11,15 @@
 //! ([`NodeResourcesFitArgs`], [`BalancedAllocationArgs`]); `TaintToleration`, `NodeAffinity` and
 //! `NodeUnschedulable` take none (`addedAffinity` is not supported yet); `NodeGroupAffinity` takes
 //! [`NodeGroupAffinityArgs`]: `{"nodeGroups": [NodeGroup…], "workspaces": {"<namespace>": "<workspace>"},
-//! "systemNamespaces": ["kube-system"]}`. Unknown fields in args are bad input. `GpuFit` and `GpuBinpack` are not
-//! available yet and are refused as unknown plugins.
+//! "systemNamespaces": ["kube-system"]}`. Unknown fields in args are bad input.
+//!
+//! GPU plugins (scheduling.md §2.7, D7; no args): listing `GpuFit`, `GpuBinpack` or `GpuSpread` builds the
+//! device state from the nodes' `gpu.ksx.io/devices` registrations and the bound pods' `gpu.ksx.io/allocated`
+//! records, turns the `GpuFit` filter on (a GPU score is defined on the allocation GpuFit chooses) and leaves the
+//! device resources to it instead of NodeResourcesFit. `GpuBinpack` scores `100 × (f_slot + f_core + f_mem) / 3`
+//! of the node's device usage after placing the pod (truncated) and chooses devices most-used first; `GpuSpread`
+//! scores `100 −` that and chooses least-used first; the two exclude each other. Both are `skipped` for a pod that
+//! requests no device. Without any GPU plugin listed, the output is what it was before they existed.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -21,6 +28,7 @@ use ksx_core::manifest::from_value_at;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::device::{self, GpuRequest, GpuTable, Policy};
 use crate::error::{Error, Result};
 use crate::framework::{Filters, Profile, Scheduler, Weights};
 use crate::nodegroup::{self, GroupContext, NodeGroup, NodeGroups};
@@ -30,13 +38,16 @@ use crate::plugins::{NODE_AFFINITY, NODE_UNSCHEDULABLE, TAINT_TOLERATION};
 use crate::snapshot::Snapshot;
 
 /// The plugin names `ksx sched score` accepts.
-pub const SUPPORTED_PLUGINS: [&str; 6] = [
+pub const SUPPORTED_PLUGINS: [&str; 9] = [
     fit::NAME,
     balanced::NAME,
     TAINT_TOLERATION,
     NODE_AFFINITY,
     NODE_UNSCHEDULABLE,
     nodegroup::NAME,
+    device::GPU_FIT,
+    device::GPU_BINPACK,
+    device::GPU_SPREAD,
 ];
 
 /// The input of `ksx sched score`.
@@ -142,6 +153,7 @@ pub fn score(request: &ScoreRequest) -> Result<ScoreResponse> {
             taint_toleration: false,
             node_affinity: false,
             node_group_affinity: false,
+            gpu_fit: false,
         },
         weights: Weights {
             node_resources_fit: 0,
@@ -149,6 +161,7 @@ pub fn score(request: &ScoreRequest) -> Result<ScoreResponse> {
             taint_toleration: 0,
             node_affinity: 0,
             node_group_affinity: 0,
+            gpu: 0,
         },
         percentage_of_nodes_to_score: 100,
         ..Profile::default()
@@ -169,6 +182,13 @@ pub fn score(request: &ScoreRequest) -> Result<ScoreResponse> {
                 reason: format!("plugins[{i}]: listed twice"),
             });
         }
+        let gpu_scores = [device::GPU_BINPACK, device::GPU_SPREAD];
+        if gpu_scores.contains(&name) && listed.iter().any(|l| gpu_scores.contains(l)) {
+            return Err(Error::UnknownPlugin {
+                name: spec.name.clone(),
+                reason: format!("plugins[{i}]: GpuBinpack and GpuSpread exclude each other"),
+            });
+        }
         listed.push(name);
         match name {
             fit::NAME => {
@@ -180,7 +200,12 @@ pub fn score(request: &ScoreRequest) -> Result<ScoreResponse> {
                     balanced::config_from_args(&args_at::<BalancedAllocationArgs>(spec, i)?)?;
                 profile.weights.balanced_allocation = 1;
             }
-            TAINT_TOLERATION | NODE_AFFINITY | NODE_UNSCHEDULABLE => {
+            TAINT_TOLERATION
+            | NODE_AFFINITY
+            | NODE_UNSCHEDULABLE
+            | device::GPU_FIT
+            | device::GPU_BINPACK
+            | device::GPU_SPREAD => {
                 let args: serde_json::Map<String, serde_json::Value> = args_at(spec, i)?;
                 if let Some(key) = args
                     .keys()
@@ -200,6 +225,16 @@ pub fn score(request: &ScoreRequest) -> Result<ScoreResponse> {
                     NODE_AFFINITY => {
                         profile.filters.node_affinity = true;
                         profile.weights.node_affinity = 1;
+                    }
+                    device::GPU_FIT => profile.filters.gpu_fit = true,
+                    device::GPU_BINPACK | device::GPU_SPREAD => {
+                        profile.filters.gpu_fit = true;
+                        profile.weights.gpu = 1;
+                        profile.gpu_policy = if name == device::GPU_BINPACK {
+                            Policy::Binpack
+                        } else {
+                            Policy::Spread
+                        };
                     }
                     _ => profile.filters.node_unschedulable = true,
                 }
@@ -221,7 +256,15 @@ pub fn score(request: &ScoreRequest) -> Result<ScoreResponse> {
     }
 
     let snapshot = Snapshot::new(&request.nodes, &request.pods)?;
+    let gpus = profile
+        .filters
+        .gpu_fit
+        .then(|| GpuTable::new(&snapshot, &request.nodes, &request.pods))
+        .transpose()?;
     let mut scheduler = Scheduler::new(snapshot, profile);
+    if let Some(table) = gpus {
+        scheduler = scheduler.with_gpus(table);
+    }
     if let Some((g, c)) = groups {
         scheduler = scheduler.with_node_groups(g, c)?;
     }
@@ -238,7 +281,8 @@ pub fn score(request: &ScoreRequest) -> Result<ScoreResponse> {
         let skips = match *name {
             balanced::NAME => skips_balanced(&scheduler, &info),
             NODE_AFFINITY => !info.affinity.has_preferences(),
-            NODE_UNSCHEDULABLE => continue,
+            NODE_UNSCHEDULABLE | device::GPU_FIT => continue,
+            device::GPU_BINPACK | device::GPU_SPREAD => GpuRequest::from_pod(&pod)?.is_empty(),
             _ => false,
         };
         if skips {
@@ -250,6 +294,7 @@ pub fn score(request: &ScoreRequest) -> Result<ScoreResponse> {
             .filter_map(|e| {
                 let s = e.scores?;
                 let score = match *name {
+                    device::GPU_BINPACK | device::GPU_SPREAD => s.gpu?,
                     fit::NAME => s.node_resources_fit,
                     balanced::NAME => s.balanced_allocation.unwrap_or(0),
                     TAINT_TOLERATION => s.taint_toleration,

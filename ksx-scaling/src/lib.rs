@@ -8,10 +8,14 @@
 //!   ([`hpa::conflict`]).
 //! - [`vpa`]: the VPA recommender, checkpoints, history bootstrap and updater.
 //! - [`event`]: KEDA-style event scaling: ScaledObject/ScaledJob, scalers and the executor.
+//! - [`policy`]: one workload, several autoscalers: the unified view of who owns replicas and requests, and
+//!   the conflict rules between HPAs, VPAs and ScaledObjects ([`policy::check_all`], [`policy::validate`]).
 //! - [`error`]: the crate's error type.
 //!
 //! Engines are pure: inputs and `now` in (engine time is `i64` nanoseconds since the Unix epoch), a decision
-//! with its reasons out. There are no features yet: the default build is the whole crate.
+//! with its reasons out. I/O sits at the edges, behind features: `scalers` (the real KEDA-style scalers over
+//! Redis, PostgreSQL, MySQL/MariaDB, RabbitMQ, NATS JetStream, MQTT, Prometheus, HTTP), `postgres` (the
+//! PostgreSQL checkpoint store) and `prometheus` (Prometheus-backed tests of the VPA history bootstrap).
 //!
 //! ```
 //! use ksx_scaling::hpa::{History, HpaBehavior, LimitReason, NormalizeArgs, normalize};
@@ -38,6 +42,7 @@
 pub mod error;
 pub mod event;
 pub mod hpa;
+pub mod policy;
 pub mod vpa;
 
 pub use error::{Error, Result};

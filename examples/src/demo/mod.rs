@@ -2,10 +2,12 @@
 //! exists so far, prints a terminal summary and writes a standalone HTML report. The same `--seed` gives the same
 //! summary and report.
 
+mod event;
 mod generate;
 mod hpa;
 mod inventory;
 mod report;
+mod vpa;
 
 use std::io::IsTerminal as _;
 use std::time::Duration;
@@ -57,6 +59,8 @@ struct Summary {
     inventory: Inventory,
     rollout: RolloutTrace,
     hpa: hpa::HpaTrace,
+    event: event::EventTrace,
+    vpa: vpa::VpaTrace,
     report: String,
 }
 
@@ -106,6 +110,10 @@ pub(crate) async fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
     // After the inventory, so the HPA section's two Deployments do not change the platform's figures.
     bar.set_message("hpa spike and fall");
     let hpa = hpa::run(&cluster).await?;
+    bar.set_message("event scaling");
+    let event = event::run(&cluster, args.seed).await?;
+    bar.set_message("vpa right-sizing");
+    let vpa = vpa::run(&cluster, args.seed).await?;
     bar.finish_and_clear();
     let simulated_seconds = u64::try_from(clock.now().as_second() - START_UNIX_SECS).unwrap_or(0);
     let summary = Summary {
@@ -116,6 +124,8 @@ pub(crate) async fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
         inventory,
         rollout,
         hpa,
+        event,
+        vpa,
         report: args.report.display().to_string(),
     };
 
@@ -331,6 +341,8 @@ fn print_summary(s: &Summary) {
         ),
     }
     hpa::print_summary(&s.hpa);
+    event::print_summary(&s.event);
+    vpa::print_summary(&s.vpa);
     outln!("report: {}", s.report);
 }
 
@@ -417,5 +429,15 @@ fn render_report(s: &Summary) -> String {
     ));
     r.section("rollout", "Rolling update", body);
     r.section("hpa", "HPA: spike and fall", hpa::section(&s.hpa));
+    r.section(
+        "event",
+        "Event-driven scaling: a queue, 0 → N → 0",
+        event::section(&s.event),
+    );
+    r.section(
+        "vpa",
+        "VPA: right-sizing a badly requested Deployment",
+        vpa::section(&s.vpa),
+    );
     r.render()
 }

@@ -21,6 +21,9 @@ pub const NODE_AFFINITY: &str = "NodeAffinity";
 /// NodeUnschedulable.
 pub const NODE_UNSCHEDULABLE: &str = "NodeUnschedulable";
 
+/// The GPU plugins (`GpuFit` filter, `GpuBinpack` / `GpuSpread` score), implemented in [`crate::device`].
+pub use crate::device::{GPU_BINPACK, GPU_FIT, GPU_SPREAD};
+
 /// Upstream's default normalizer (scheduling.md §1.8): `s × 100 / max`, then `100 − s` when `reverse`; when the
 /// maximum is 0 every score becomes 100 if `reverse`, else stays.
 pub fn default_normalize(scores: &mut [i64], reverse: bool) {

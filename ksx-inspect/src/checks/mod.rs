@@ -8,6 +8,7 @@
 mod efficiency;
 mod networking;
 mod rbac;
+mod rel_hpa_vpa_conflict;
 mod reliability;
 mod security;
 mod tls;
@@ -172,6 +173,7 @@ const PRIORITY: &str =
     "https://kubernetes.io/docs/concepts/scheduling-eviction/pod-priority-preemption/";
 const SYSCTL: &str = "https://kubernetes.io/docs/tasks/administer-cluster/sysctl-cluster/";
 const LABELS: &str = "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/";
+const VPA_LIMITS: &str = "https://github.com/kubernetes/autoscaler/blob/master/vertical-pod-autoscaler/docs/known-limitations.md";
 
 macro_rules! check {
     ($id:literal, $cat:ident, $sev:ident, $title:literal, $rem:literal, [$($r:expr),*], $f:path) => {
@@ -414,6 +416,15 @@ pub static CATALOGUE: &[CheckDef] = &[
         "Point spec.scaleTargetRef at an existing Deployment, StatefulSet or ReplicaSet in the same namespace.",
         [HPA],
         reliability::hpa_target_exists
+    ),
+    check!(
+        "rel-hpa-vpa-conflict",
+        Reliability,
+        Danger,
+        "No VPA on the resource the HPA scales on",
+        "Let the VPA control only the other resource (resourcePolicy.containerPolicies[].controlledResources: [memory] beside a CPU HPA), scale the HPA on AverageValue, or set the VPA's updatePolicy.updateMode to Off.",
+        [HPA, VPA_LIMITS],
+        rel_hpa_vpa_conflict::hpa_vpa_conflict
     ),
     check!(
         "rel-image-pull-policy",

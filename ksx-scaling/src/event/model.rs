@@ -371,3 +371,287 @@ pub struct ScalingStrategy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multiple_scalers_calculation: Option<String>,
 }
+
+/// Trigger types served to the HPA as Resource (or ContainerResource) metrics, never polled by KEDA.
+pub const RESOURCE_TRIGGER_TYPES: [&str; 2] = ["cpu", "memory"];
+/// Name of the one External metric a ScaledObject with scalingModifiers serves.
+pub const COMPOSITE_METRIC_NAME: &str = "composite-metric";
+/// Label KEDA puts on the External metric selector: `scaledobject.keda.sh/name=<so>`.
+pub const SCALED_OBJECT_NAME_LABEL: &str = "scaledobject.keda.sh/name";
+
+/// A boolean annotation as KEDA reads it: absent is `false`, a value that `strconv.ParseBool` accepts is that
+/// value, anything else (a typo, `"yes"`) counts as `true`, so a mistyped pause still pauses.
+pub fn annotation_bool(meta: &ObjectMeta, key: &str) -> bool {
+    meta.annotations
+        .as_ref()
+        .and_then(|a| a.get(key))
+        .is_some_and(|v| parse_go_bool(v).unwrap_or(true))
+}
+
+/// Go's `strconv.ParseBool`: `1 t T TRUE true True` and `0 f F FALSE false False`.
+pub fn parse_go_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Whether a trigger type is served as a Resource metric (`cpu`, `memory`).
+pub fn is_resource_trigger(type_: &str) -> bool {
+    RESOURCE_TRIGGER_TYPES.contains(&type_)
+}
+
+impl ScaleTrigger {
+    /// True for `cpu` and `memory` triggers: plain HPA Resource metrics, always active, never polled.
+    pub fn is_resource(&self) -> bool {
+        is_resource_trigger(&self.type_)
+    }
+
+    /// The metric type with its default, AverageValue.
+    pub fn metric_type(&self) -> MetricTypeName {
+        self.metric_type.unwrap_or(MetricTypeName::AverageValue)
+    }
+}
+
+impl ScaledObject {
+    /// `metadata.name`, empty when unset.
+    pub fn name(&self) -> &str {
+        self.metadata.name.as_deref().unwrap_or("")
+    }
+
+    /// Whether `autoscaling.keda.sh/paused` (bool rule of [`annotation_bool`]) or a paused-replicas annotation
+    /// pauses the object.
+    pub fn is_paused(&self) -> bool {
+        annotation_bool(&self.metadata, ANNOTATION_PAUSED)
+            || self.has_annotation(ANNOTATION_PAUSED_REPLICAS)
+    }
+
+    /// `autoscaling.keda.sh/paused-replicas`: `Ok(None)` when absent, the count when it parses as an integer.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidField`] naming the annotation when its value is not an integer ≥ 0.
+    pub fn paused_replicas(&self) -> crate::Result<Option<i32>> {
+        let Some(v) = self.annotation(ANNOTATION_PAUSED_REPLICAS) else {
+            return Ok(None);
+        };
+        match v.trim().parse::<i32>() {
+            Ok(n) if n >= 0 => Ok(Some(n)),
+            _ => Err(crate::Error::InvalidField {
+                field: format!("metadata.annotations[{ANNOTATION_PAUSED_REPLICAS}]"),
+                reason: format!("must be a replica count (an integer >= 0), got {v:?}"),
+            }),
+        }
+    }
+
+    /// `autoscaling.keda.sh/paused-scale-in`: KEDA skips its own N→0 and the HPA's scale-down is disabled.
+    pub fn is_scale_in_paused(&self) -> bool {
+        annotation_bool(&self.metadata, ANNOTATION_PAUSED_SCALE_IN)
+    }
+
+    /// `autoscaling.keda.sh/paused-scale-out`: KEDA skips its own 0→1 and the HPA's scale-up is disabled.
+    pub fn is_scale_out_paused(&self) -> bool {
+        annotation_bool(&self.metadata, ANNOTATION_PAUSED_SCALE_OUT)
+    }
+
+    /// `autoscaling.keda.sh/force-activation` **(new)**: the object counts as active whatever its triggers say.
+    pub fn is_force_activated(&self) -> bool {
+        annotation_bool(&self.metadata, ANNOTATION_FORCE_ACTIVATION)
+    }
+
+    fn annotation(&self, key: &str) -> Option<&str> {
+        self.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(key))
+            .map(String::as_str)
+    }
+
+    fn has_annotation(&self, key: &str) -> bool {
+        self.annotation(key).is_some()
+    }
+
+    /// Every fault of the object with its JSON path ([`crate::event::validate::validate_scaled_object`]).
+    pub fn validate(&self) -> Vec<crate::event::validate::FieldError> {
+        crate::event::validate::validate_scaled_object(self)
+    }
+
+    /// `pollingInterval` in seconds, default 30.
+    pub fn polling_interval_secs(&self) -> i32 {
+        self.spec
+            .polling_interval
+            .unwrap_or(DEFAULT_POLLING_INTERVAL_SECS)
+    }
+
+    /// `cooldownPeriod` in seconds, default 300.
+    pub fn cooldown_period_secs(&self) -> i32 {
+        self.spec
+            .cooldown_period
+            .unwrap_or(DEFAULT_COOLDOWN_PERIOD_SECS)
+    }
+
+    /// `initialCooldownPeriod` in seconds, default 0.
+    pub fn initial_cooldown_period_secs(&self) -> i32 {
+        self.spec
+            .initial_cooldown_period
+            .unwrap_or(DEFAULT_INITIAL_COOLDOWN_PERIOD_SECS)
+    }
+
+    /// `minReplicaCount`, default 0.
+    pub fn min_replica_count(&self) -> i32 {
+        self.spec
+            .min_replica_count
+            .unwrap_or(DEFAULT_MIN_REPLICA_COUNT)
+    }
+
+    /// `maxReplicaCount`, default 100.
+    pub fn max_replica_count(&self) -> i32 {
+        self.spec
+            .max_replica_count
+            .unwrap_or(DEFAULT_MAX_REPLICA_COUNT)
+    }
+
+    /// The generated HPA's `minReplicas`: `max(minReplicaCount, 1)` (the HPA never owns 0↔1).
+    pub fn hpa_min_replicas(&self) -> i32 {
+        self.min_replica_count().max(1)
+    }
+
+    /// The generated HPA's name: `advanced.horizontalPodAutoscalerConfig.name`, else `keda-hpa-<name>`.
+    pub fn hpa_name(&self) -> String {
+        self.spec
+            .advanced
+            .as_ref()
+            .and_then(|a| a.horizontal_pod_autoscaler_config.as_ref())
+            .and_then(|c| c.name.clone())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| format!("keda-hpa-{}", self.name()))
+    }
+
+    /// The HPA behavior copied from `advanced.horizontalPodAutoscalerConfig.behavior`.
+    pub fn hpa_behavior(&self) -> Option<&HpaBehavior> {
+        self.spec
+            .advanced
+            .as_ref()
+            .and_then(|a| a.horizontal_pod_autoscaler_config.as_ref())
+            .and_then(|c| c.behavior.as_ref())
+    }
+
+    /// `advanced.scalingModifiers`, when set.
+    pub fn scaling_modifiers(&self) -> Option<&ScalingModifiers> {
+        self.spec
+            .advanced
+            .as_ref()
+            .and_then(|a| a.scaling_modifiers.as_ref())
+    }
+
+    /// `fallback.behavior` with its default, `static`.
+    pub fn fallback_behavior(&self) -> Option<FallbackBehavior> {
+        self.spec
+            .fallback
+            .as_ref()
+            .map(|f| f.behavior.unwrap_or_default())
+    }
+
+    /// `metadata.creationTimestamp` in nanoseconds since the Unix epoch; `None` when unset (Go's zero time).
+    pub fn creation_nanos(&self) -> Option<i64> {
+        self.metadata
+            .creation_timestamp
+            .as_ref()
+            .and_then(|t| i64::try_from(t.0.as_nanosecond()).ok())
+    }
+}
+
+impl ScalingModifiers {
+    /// `target` as a number.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidField`] at `spec.advanced.scalingModifiers.target` when it is not a number.
+    pub fn target_value(&self) -> crate::Result<f64> {
+        parse_number(&self.target, "spec.advanced.scalingModifiers.target")
+    }
+
+    /// `activationTarget` as a number, 0 when unset or empty.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidField`] at `spec.advanced.scalingModifiers.activationTarget` when it is not a
+    /// number.
+    pub fn activation_target_value(&self) -> crate::Result<f64> {
+        match self.activation_target.as_deref() {
+            None | Some("") => Ok(0.0),
+            Some(s) => parse_number(s, "spec.advanced.scalingModifiers.activationTarget"),
+        }
+    }
+
+    /// The metric type with its default, AverageValue.
+    pub fn metric_type(&self) -> MetricTypeName {
+        self.metric_type.unwrap_or(MetricTypeName::AverageValue)
+    }
+}
+
+/// A finite number as `strconv.ParseFloat` reads it (surrounding spaces refused).
+fn parse_number(s: &str, field: &str) -> crate::Result<f64> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => Err(crate::Error::InvalidField {
+            field: field.to_owned(),
+            reason: format!("must be a number, got {s:?}"),
+        }),
+    }
+}
+
+impl ScaledJob {
+    /// `metadata.name`, empty when unset.
+    pub fn name(&self) -> &str {
+        self.metadata.name.as_deref().unwrap_or("")
+    }
+
+    /// Every fault of the object with its JSON path ([`crate::event::validate::validate_scaled_job`]).
+    pub fn validate(&self) -> Vec<crate::event::validate::FieldError> {
+        crate::event::validate::validate_scaled_job(self)
+    }
+
+    /// `pollingInterval` in seconds, default 30.
+    pub fn polling_interval_secs(&self) -> i32 {
+        self.spec
+            .polling_interval
+            .unwrap_or(DEFAULT_POLLING_INTERVAL_SECS)
+    }
+
+    /// `minReplicaCount`, default 0.
+    pub fn min_replica_count(&self) -> i32 {
+        self.spec
+            .min_replica_count
+            .unwrap_or(DEFAULT_MIN_REPLICA_COUNT)
+    }
+
+    /// `maxReplicaCount`, default 100.
+    pub fn max_replica_count(&self) -> i32 {
+        self.spec
+            .max_replica_count
+            .unwrap_or(DEFAULT_MAX_REPLICA_COUNT)
+    }
+
+    /// `successfulJobsHistoryLimit`, default 100.
+    pub fn successful_jobs_history_limit(&self) -> i32 {
+        self.spec
+            .successful_jobs_history_limit
+            .unwrap_or(DEFAULT_JOBS_HISTORY_LIMIT)
+    }
+
+    /// `failedJobsHistoryLimit`, default 100.
+    pub fn failed_jobs_history_limit(&self) -> i32 {
+        self.spec
+            .failed_jobs_history_limit
+            .unwrap_or(DEFAULT_JOBS_HISTORY_LIMIT)
+    }
+}
+
+/// The JSON Schema of a ScaledObject (draft 2020-12, from the serde model; `metadata` is left open).
+pub fn scaled_object_schema() -> serde_json::Value {
+    schemars::schema_for!(ScaledObject).to_value()
+}
+
+/// The JSON Schema of a ScaledJob (draft 2020-12, from the serde model; `metadata` is left open).
+pub fn scaled_job_schema() -> serde_json::Value {
+    schemars::schema_for!(ScaledJob).to_value()
+}
