@@ -21,7 +21,9 @@ mod kube_mode;
 mod load;
 mod metrics;
 
-use std::io::Write as _;
+#[path = "../../bin_support.rs"]
+mod support;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -77,85 +79,20 @@ pub(crate) struct Args {
     metrics_addr: Option<std::net::SocketAddr>,
 }
 
-/// Parses `15s`, `2m`, `1h`, `500ms` or a plain number of seconds.
+/// Parses a duration flag (`15s`, `2m`, `1h`, `500ms`, plain seconds).
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("invalid duration {text:?}: expected a number and s, m, h or ms"))?;
-    let secs = match unit {
-        "" | "s" => value,
-        "ms" => value / 1000.0,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        other => return Err(format!("invalid duration unit {other:?} in {text:?}")),
-    };
-    let d =
-        Duration::try_from_secs_f64(secs).map_err(|e| format!("invalid duration {text:?}: {e}"))?;
-    if d.is_zero() || d > Duration::from_secs(366 * 24 * 3600) {
-        return Err(format!(
-            "duration {text:?} must be above zero and at most a year"
-        ));
-    }
-    Ok(d)
+    support::parse_duration(text, Duration::from_nanos(1))
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KSX_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return report_error(&anyhow::Error::new(e)),
-    };
-    match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => report_error(&e),
-    }
-}
-
-/// The one place errors reach the user: bad input exits 2, anything else 1.
-fn report_error(e: &anyhow::Error) -> ExitCode {
-    let input = e.downcast_ref::<InputError>().is_some();
-    #[allow(
-        clippy::print_stderr,
-        reason = "the single place where errors reach the user"
-    )]
-    {
-        eprintln!("error: {e}");
-        for cause in e.chain().skip(1) {
-            eprintln!("  caused by: {cause}");
+    support::run_main(run(args), |e| {
+        if e.downcast_ref::<InputError>().is_some() {
+            2
+        } else {
+            1
         }
-    }
-    ExitCode::from(if input { 2 } else { 1 })
-}
-
-/// Writes to standard output; a reader that went away ends the process quietly.
-fn emit(text: &str) {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
-        Err(e) => {
-            #[allow(clippy::print_stderr, reason = "standard output failed")]
-            {
-                eprintln!("error: cannot write to standard output: {e}");
-            }
-            std::process::exit(1);
-        }
-    }
+    })
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
@@ -357,7 +294,7 @@ impl Printer {
                 }
             }
         }
-        emit(&text);
+        support::emit(&text);
         Ok(())
     }
 }

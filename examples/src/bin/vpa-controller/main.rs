@@ -12,7 +12,9 @@
 //! `Recreate` mode, a usage profile) runs on simulated time for `--duration`. With `--kube` (feature `kube`) and
 //! `--prometheus URL` (feature `prometheus`) it drives a real cluster.
 
-use std::io::Write as _;
+#[path = "../../bin_support.rs"]
+mod support;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -94,84 +96,14 @@ struct Args {
     history_days: u32,
 }
 
-/// Parses `15s`, `2m`, `1h`, `500ms` or a plain number of seconds.
+/// Parses a duration flag (`15s`, `2m`, `1h`, `500ms`, plain seconds).
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("invalid duration {text:?}: expected a number and s, m, h or ms"))?;
-    let secs = match unit {
-        "" | "s" => value,
-        "ms" => value / 1000.0,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        other => return Err(format!("invalid duration unit {other:?} in {text:?}")),
-    };
-    let d =
-        Duration::try_from_secs_f64(secs).map_err(|e| format!("invalid duration {text:?}: {e}"))?;
-    if d < Duration::from_secs(1) || d > Duration::from_secs(366 * 24 * 3600) {
-        return Err(format!(
-            "duration {text:?} must be at least 1s and at most a year"
-        ));
-    }
-    Ok(d)
+    support::parse_duration(text, Duration::from_secs(1))
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KSX_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return report_error(&anyhow::Error::new(e)),
-    };
-    match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => report_error(&e),
-    }
-}
-
-/// Errors exit with 2 after printing their cause chain, as the `ksx` CLI does.
-fn report_error(e: &anyhow::Error) -> ExitCode {
-    #[allow(
-        clippy::print_stderr,
-        reason = "the single place where errors reach the user"
-    )]
-    {
-        eprintln!("error: {e}");
-        for cause in e.chain().skip(1) {
-            eprintln!("  caused by: {cause}");
-        }
-    }
-    ExitCode::from(2)
-}
-
-/// Writes to standard output; a reader that went away ends the process quietly.
-fn emit(text: &str) {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
-        Err(e) => {
-            #[allow(clippy::print_stderr, reason = "standard output failed")]
-            {
-                eprintln!("error: cannot write to standard output: {e}");
-            }
-            std::process::exit(2);
-        }
-    }
+    support::run_main(run(args), |_| 2)
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
@@ -279,7 +211,7 @@ impl Printer {
                 }
             }
         }
-        emit(&text);
+        support::emit(&text);
         Ok(())
     }
 }
