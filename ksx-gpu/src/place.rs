@@ -807,7 +807,7 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
         #[test]
-        fn no_overcommit_every_pod_decided_order_independent(
+        fn no_overcommit_every_pod_decided_input_order_independent(
             nodes in prop::collection::vec(gen_node(), 1..5),
             pods in prop::collection::vec(gen_pod(), 0..10),
         ) {
@@ -869,6 +869,35 @@ mod tests {
             prop_assert_eq!(&again.bindings, &out.bindings);
             prop_assert_eq!(&again.unschedulable, &out.unschedulable);
             prop_assert_eq!(again.stats.nodes_evaluated, out.stats.nodes_evaluated);
+
+            // Nor does the input order of the pending pods (the order is priority, then key here).
+            let mut shuffled = pod_values.clone();
+            shuffled.reverse();
+            let again = run(&node_values, &shuffled);
+            prop_assert_eq!(&again.bindings, &out.bindings);
+            prop_assert_eq!(&again.unschedulable, &out.unschedulable);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn garbage_quantities_and_names_never_panic(
+            cpu in "\\PC{0,8}",
+            cap in "\\PC{0,8}",
+            queue in "\\PC{0,6}",
+            plugin in "[A-Za-z]{0,12}",
+        ) {
+            let value = serde_json::json!({
+                "nodes": [{"metadata": {"name": "n"}, "status": {"allocatable": {"cpu": cpu, "pods": "3"}}}],
+                "pending": [{"metadata": {"name": "p", "annotations": {QUEUE_ANNOTATION: queue}},
+                    "spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": cpu}}}]}}],
+                "queues": [{"name": "q", "capability": {"cpu": cap}}],
+                "profile": {"plugins": [{"name": plugin}]}
+            });
+            if let Ok(request) = parse_request(&value, "input") {
+                // Ok or a named error, never a panic.
+                let _ = place(&request);
+            }
         }
     }
 

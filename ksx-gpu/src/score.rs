@@ -465,6 +465,37 @@ mod tests {
     }
 
     #[test]
+    fn gpu_plugins_score_skip_and_exclude_each_other() {
+        let devices = r#"[{"uuid": "GPU-0", "index": 0, "memoryMiB": 10000, "splitCount": 4}]"#;
+        let input = |limits: serde_json::Value, plugin: &str| {
+            parse_request(
+                &serde_json::json!({
+                    "pod": {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c",
+                        "resources": {"limits": limits}}]}},
+                    "nodes": [{"metadata": {"name": "g", "annotations": {"gpu.ksx.io/devices": devices}},
+                        "status": {"allocatable": {"cpu": "4", "pods": "10"}}}],
+                    "plugins": [{"name": plugin}]
+                }),
+                "in.json",
+            )
+            .unwrap()
+        };
+        let share = serde_json::json!({"ksx.io/vgpu": "1", "ksx.io/vgpu-memory": "5000", "ksx.io/vgpu-cores": "40"});
+        // Binpack: 100 × (1/4 + 40/100 + 5000/10000) / 3 = 38.3 → 38; spread: 100 − 38 = 62.
+        let r = score(&input(share.clone(), "GpuBinpack")).unwrap();
+        assert_eq!(r.scores["GpuBinpack"][0].score, 38);
+        let r = score(&input(share, "GpuSpread")).unwrap();
+        assert_eq!(r.scores["GpuSpread"][0].score, 62);
+        let r = score(&input(serde_json::json!({}), "GpuSpread")).unwrap();
+        assert_eq!(r.skipped, vec!["GpuSpread".to_owned()]);
+        assert!(
+            err(serde_json::json!([{"name": "GpuBinpack"}, {"name": "GpuSpread"}]))
+                .contains("exclude each other")
+        );
+        assert!(err(serde_json::json!([{"name": "GpuFit", "args": {"x": 1}}])).contains("args: x"));
+    }
+
+    #[test]
     fn schemas_are_objects() {
         let s = schemas();
         assert!(s["scoreRequest"]["properties"]["plugins"].is_object());
