@@ -123,6 +123,46 @@ fn demo_is_reproducible_and_writes_the_report() {
     assert!(jumps[0]["fromReplicas"].as_i64().unwrap() > 1, "{event}");
     assert_eq!(event["itemsProcessed"], event["itemsEnqueued"], "{event}");
 
+    // 12 nodes give a gpu pool of two (15 % rounded up): one node per group, 8 A100 80 GB each over 2 NUMA nodes.
+    let sched = &summary["sched"];
+    assert_eq!(sched["gpuNodes"], 2, "{sched}");
+    let placements = sched["placements"].as_array().unwrap();
+    // Two training workers of 4 whole GPUs with numa-bind: one NUMA node each, 8 GPUs of one node in all.
+    let workers: Vec<_> = placements
+        .iter()
+        .filter(|p| p["pod"].as_str().unwrap().starts_with("ml-training/"))
+        .collect();
+    assert_eq!(workers.len(), 2, "{sched}");
+    for w in &workers {
+        assert_eq!(w["gpus"].as_array().unwrap().len(), 4, "{w}");
+        assert_eq!(w["numa"].as_array().unwrap().len(), 1, "{w}");
+    }
+    assert_ne!(workers[0]["numa"], workers[1]["numa"], "{sched}");
+    // All 20 inference pods fit the shared group's node: 30 % cores each allow 3 per card, 7 cards of 8.
+    assert_eq!(placements.len(), 22, "{sched}");
+    let refusals = sched["refusals"].as_array().unwrap();
+    assert_eq!(refusals.len(), 1, "{sched}");
+    assert_eq!(refusals[0]["pod"], "payments/fraud-model-train");
+    assert!(
+        refusals[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("exclusive node group gpu-training not bound to workspace finance"),
+        "{sched}"
+    );
+    let groups = sched["groups"].as_array().unwrap();
+    let training = groups
+        .iter()
+        .find(|g| g["group"] == "gpu-training")
+        .unwrap();
+    assert_eq!(training["wholeGpusUsed"], 8, "{training}");
+    let inference = groups.iter().find(|g| g["group"] == "inference").unwrap();
+    // 20 × 10240 MiB of 8 × 81920 MiB; 20 × 30 % of 8 × 100 %.
+    assert_eq!(inference["memoryUsedMiB"], 204_800, "{inference}");
+    assert_eq!(inference["memoryMiB"], 655_360, "{inference}");
+    assert_eq!(inference["coresUsed"], 600, "{inference}");
+    assert_eq!(inference["vgpuShares"], 20, "{inference}");
+
     assert!(html_a.starts_with("<!DOCTYPE html>"));
     for section in [
         "id=\"nodes\"",
@@ -131,6 +171,7 @@ fn demo_is_reproducible_and_writes_the_report() {
         "id=\"rollout\"",
         "id=\"hpa\"",
         "id=\"event\"",
+        "id=\"sched\"",
         "<polyline",
     ] {
         assert!(html_a.contains(section), "report lacks {section}");
@@ -162,6 +203,11 @@ fn table_summary_names_the_report() {
     );
     assert!(
         text.contains("POOL") && text.contains("WORKSPACE"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sched: refused payments/fraud-model-train (workspace finance)")
+            && text.contains("sched: group inference: 0/8 whole GPUs, 20 vGPU shares"),
         "{text}"
     );
     assert!(text.trim_end().ends_with("report: t.html"), "{text}");

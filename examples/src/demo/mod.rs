@@ -7,6 +7,7 @@ mod generate;
 mod hpa;
 mod inventory;
 mod report;
+mod sched;
 mod vpa;
 
 use std::io::IsTerminal as _;
@@ -61,6 +62,7 @@ struct Summary {
     hpa: hpa::HpaTrace,
     event: event::EventTrace,
     vpa: vpa::VpaTrace,
+    sched: sched::SchedTrace,
     report: String,
 }
 
@@ -114,6 +116,8 @@ pub(crate) async fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
     let event = event::run(&cluster, args.seed).await?;
     bar.set_message("vpa right-sizing");
     let vpa = vpa::run(&cluster, args.seed).await?;
+    bar.set_message("gpu scheduling");
+    let sched = sched::run(&platform.objects, &platform.tenancy, args.seed)?;
     bar.finish_and_clear();
     let simulated_seconds = u64::try_from(clock.now().as_second() - START_UNIX_SECS).unwrap_or(0);
     let summary = Summary {
@@ -126,6 +130,7 @@ pub(crate) async fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
         hpa,
         event,
         vpa,
+        sched,
         report: args.report.display().to_string(),
     };
 
@@ -343,6 +348,7 @@ fn print_summary(s: &Summary) {
     hpa::print_summary(&s.hpa);
     event::print_summary(&s.event);
     vpa::print_summary(&s.vpa);
+    sched::print_summary(&s.sched);
     outln!("report: {}", s.report);
 }
 
@@ -438,6 +444,11 @@ fn render_report(s: &Summary) -> String {
         "vpa",
         "VPA: right-sizing a badly requested Deployment",
         vpa::section(&s.vpa),
+    );
+    r.section(
+        "sched",
+        "GPU scheduling: node groups, a training job and vGPU inference",
+        sched::section(&s.sched),
     );
     r.render()
 }
