@@ -27,7 +27,7 @@ pub mod memory;
 mod object;
 pub mod selector;
 
-pub use object::{CustomKind, CustomObject, Kind, Object, Typed};
+pub use object::{CustomKind, CustomObject, Kind, Object, ScaleView, Typed};
 
 /// Options of a list or watch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -251,6 +251,55 @@ macro_rules! for_each_builtin {
     };
 }
 
+/// What a `scale` subresource reports for a workload: the desired and the current replica count and the pod
+/// selector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScaleView {
+    /// `spec.replicas`, 1 when unset (the API default).
+    pub spec_replicas: i32,
+    /// `status.replicas`, 0 when there is no status yet.
+    pub status_replicas: i32,
+    /// The workload's pod selector in its string form (`app=web,tier in (a,b)`); empty when unset.
+    pub selector: String,
+}
+
+impl Object {
+    /// The scale subresource view of a Deployment, StatefulSet or ReplicaSet; `Ok(None)` for kinds without one
+    /// ([`Kind::has_scale`]).
+    ///
+    /// # Errors
+    /// A pod selector that is not a valid label selector.
+    pub fn scale_view(&self) -> Result<Option<ScaleView>> {
+        let (spec_replicas, status_replicas, selector) = match self {
+            Self::Deployment(Deployment { spec, status, .. }) => (
+                spec.as_ref().and_then(|s| s.replicas),
+                status.as_ref().and_then(|s| s.replicas),
+                spec.as_ref().map(|s| &s.selector),
+            ),
+            Self::StatefulSet(StatefulSet { spec, status, .. }) => (
+                spec.as_ref().and_then(|s| s.replicas),
+                status.as_ref().map(|s| s.replicas),
+                spec.as_ref().map(|s| &s.selector),
+            ),
+            Self::ReplicaSet(ReplicaSet { spec, status, .. }) => (
+                spec.as_ref().and_then(|s| s.replicas),
+                status.as_ref().map(|s| s.replicas),
+                spec.as_ref().map(|s| &s.selector),
+            ),
+            _ => return Ok(None),
+        };
+        let selector = match selector {
+            None => String::new(),
+            Some(s) => crate::cluster::selector::LabelSelector::from_k8s(s)?.to_string(),
+        };
+        Ok(Some(ScaleView {
+            spec_replicas: spec_replicas.unwrap_or(1),
+            status_replicas: status_replicas.unwrap_or(0),
+            selector,
+        }))
+    }
+}
+
 impl Object {
     /// The object's kind.
     pub fn kind(&self) -> Kind {

@@ -7,9 +7,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector as K8sLabelSelector;
-use ksx_core::cluster::selector::LabelSelector;
 use ksx_core::cluster::{ClusterReader, ClusterWriter, Kind, ListOptions, Object};
 use ksx_core::{Clock, InMemoryCluster};
 use ksx_scaling::event::executor::{TriggerPoll, format_time};
@@ -693,36 +690,14 @@ async fn read_scale<C: ClusterReader>(
         .get(kind, Some(namespace), name)
         .await?
         .ok_or_else(|| anyhow::anyhow!("{kind} {namespace}/{name} not found"))?;
-    let (spec_replicas, status_replicas, selector) = match &object {
-        Object::Deployment(Deployment { spec, status, .. }) => (
-            spec.as_ref().and_then(|s| s.replicas),
-            status.as_ref().and_then(|s| s.replicas),
-            spec.as_ref().map(|s| &s.selector),
-        ),
-        Object::StatefulSet(StatefulSet { spec, status, .. }) => (
-            spec.as_ref().and_then(|s| s.replicas),
-            status.as_ref().map(|s| s.replicas),
-            spec.as_ref().map(|s| &s.selector),
-        ),
-        Object::ReplicaSet(ReplicaSet { spec, status, .. }) => (
-            spec.as_ref().and_then(|s| s.replicas),
-            status.as_ref().map(|s| s.replicas),
-            spec.as_ref().map(|s| &s.selector),
-        ),
-        other => anyhow::bail!("{} has no scale subresource", other.kind()),
-    };
+    let view = object
+        .scale_view()?
+        .ok_or_else(|| anyhow::anyhow!("{} has no scale subresource", object.kind()))?;
     Ok(Scale {
-        spec_replicas: spec_replicas.unwrap_or(1),
-        status_replicas: status_replicas.unwrap_or(0),
-        selector: selector_string(selector)?,
+        spec_replicas: view.spec_replicas,
+        status_replicas: view.status_replicas,
+        selector: view.selector,
     })
-}
-
-fn selector_string(selector: Option<&K8sLabelSelector>) -> anyhow::Result<String> {
-    match selector {
-        None => Ok(String::new()),
-        Some(s) => Ok(LabelSelector::from_k8s(s)?.to_string()),
-    }
 }
 
 /// The target's pods in the HPA engine's view; none when the selector is empty.

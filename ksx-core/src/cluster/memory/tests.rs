@@ -226,6 +226,35 @@ async fn patch_keeps_status_and_server_fields() {
 }
 
 #[tokio::test]
+async fn scale_view_reads_replicas_and_selector() {
+    let cluster = InMemoryCluster::default();
+    cluster
+        .create(deployment("shop", "web", 3, "web:1", &json!({})))
+        .await
+        .unwrap();
+    let object = cluster
+        .get_sync(&Kind::Deployment, Some("shop"), "web")
+        .unwrap();
+    let view = object.scale_view().unwrap().unwrap();
+    assert_eq!(view.spec_replicas, 3);
+    assert_eq!(view.status_replicas, 0, "no controller has run yet");
+    assert!(!view.selector.is_empty(), "{view:?}");
+    cluster.advance(std::time::Duration::from_secs(60));
+    let object = cluster
+        .get_sync(&Kind::Deployment, Some("shop"), "web")
+        .unwrap();
+    assert_eq!(object.scale_view().unwrap().unwrap().status_replicas, 3);
+    cluster
+        .create(config_map("shop", "cm", &json!({})))
+        .await
+        .unwrap();
+    let cm = cluster
+        .get_sync(&Kind::ConfigMap, Some("shop"), "cm")
+        .unwrap();
+    assert_eq!(cm.scale_view().unwrap(), None);
+}
+
+#[tokio::test]
 async fn scale_checks_kind_count_and_existence() {
     let cluster = InMemoryCluster::default();
     cluster
