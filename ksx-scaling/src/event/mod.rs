@@ -11,7 +11,8 @@
 //! - [`formula`]: the scalingModifiers formula language (expr-lang subset): parser, type check, evaluator.
 //! - [`scaler`]: the async [`scaler::Scaler`] trait every trigger source implements, and what a poll returns.
 //! - `scalers` (feature `scalers`): the real scalers (Redis, PostgreSQL, MySQL, RabbitMQ, NATS JetStream, MQTT,
-//!   Prometheus, metrics-api, cron, cpu/memory), `scalers::build` and the batched Redis poller.
+//!   Prometheus, metrics-api, cron, cpu/memory; Kafka consumer lag with feature `kafka`), `scalers::build` and the
+//!   batched Redis poller.
 
 pub mod executor;
 pub mod fallback;

@@ -1,13 +1,22 @@
-//! Kafka consumer-group lag, upstream's arithmetic, with no broker client: ksx builds no Kafka client (no
-//! broker is available to test one here, and the pure-Rust clients are heavy to compile), so a `kafka` trigger
-//! is a configuration error in [`super::build`]. A driver with its own client feeds the offsets here.
+//! `kafka`: consumer-group lag, upstream's arithmetic, and (feature `kafka`) the scaler that reads the offsets
+//! from the brokers through the small client in `kafka_wire`. Without the feature a `kafka` trigger is a
+//! configuration error in [`super::build`] and a driver with its own client can still feed offsets here.
 //!
 //! Per partition: lag = latest − committed. With no committed offset: `offsetResetPolicy` latest → 1, earliest
 //! → the latest offset, and 0 for both with `scaleToZeroOnInvalidOffset`. With `excludePersistentLag`, a
 //! partition whose committed offset has not moved since the previous poll counts 0 for scaling (still counted
 //! for activation). Unless `allowIdleConsumers`, the total is capped at `partitions × lagThreshold`
-//! (`limitToPartitionsWithLag`: partitions with lag). `ensureEvenDistributionOfPartitions` rounds the total up
-//! to `f × lagThreshold`, `f` the smallest divisor of the partition count with `f × lagThreshold ≥ total`.
+//! (`limitToPartitionsWithLag`: partitions with lag), partitions of every topic counted together.
+//! `ensureEvenDistributionOfPartitions` rounds the total up to `f × lagThreshold`, `f` the smallest divisor of
+//! the partition count with `f × lagThreshold ≥ total`.
+//!
+//! `KafkaScaler` (feature `kafka`) reads upstream's metadata: `bootstrapServers` (comma-separated
+//! `host:port`, tried in order), `consumerGroup`, `topic` (optional: every topic the group has committed offsets
+//! for), `lagThreshold` (10), `activationLagThreshold` (0), `offsetResetPolicy` (latest|earliest),
+//! `allowIdleConsumers`, `excludePersistentLag`, `scaleToZeroOnInvalidOffset`, `limitToPartitionsWithLag`,
+//! `ensureEvenDistributionOfPartitions` and `partitionLimitation` (`1,2,10-12`, needs `topic`). Metric
+//! `kafka-<topic>`, or `kafka-<consumerGroup>-topics` without a topic. SASL and TLS are not supported: `sasl`
+//! other than `none` and `tls: enable` are configuration errors (PLAINTEXT listeners only).
 
 use std::collections::BTreeMap;
 
@@ -107,10 +116,11 @@ pub struct KafkaLag {
     pub active: bool,
 }
 
-/// Lag state across polls: the committed offsets seen last time, for `excludePersistentLag`.
+/// Lag state across polls: the committed offsets seen last time per topic and partition, for
+/// `excludePersistentLag`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KafkaLagTracker {
-    previous: BTreeMap<i32, i64>,
+    previous: BTreeMap<(String, i32), i64>,
 }
 
 impl KafkaLagTracker {
@@ -119,8 +129,18 @@ impl KafkaLagTracker {
         Self::default()
     }
 
-    /// Lag of one partition: (for scaling, for activation).
+    /// Lag of one partition of a single-topic trigger: (for scaling, for activation).
     pub fn partition_lag(&mut self, cfg: &KafkaLagConfig, p: &PartitionOffsets) -> (i64, i64) {
+        self.topic_partition_lag(cfg, "", p)
+    }
+
+    /// Lag of one partition of `topic`: (for scaling, for activation).
+    pub fn topic_partition_lag(
+        &mut self,
+        cfg: &KafkaLagConfig,
+        topic: &str,
+        p: &PartitionOffsets,
+    ) -> (i64, i64) {
         let Some(committed) = p.committed else {
             let lag = match (cfg.scale_to_zero_on_invalid_offset, cfg.offset_reset_policy) {
                 (true, _) => 0,
@@ -131,7 +151,9 @@ impl KafkaLagTracker {
         };
         let lag = p.latest.saturating_sub(committed).max(0);
         if cfg.exclude_persistent_lag {
-            let previous = self.previous.insert(p.partition, committed);
+            let previous = self
+                .previous
+                .insert((topic.to_owned(), p.partition), committed);
             if previous == Some(committed) {
                 return (0, lag);
             }
@@ -141,19 +163,43 @@ impl KafkaLagTracker {
 
     /// The lag of a topic's partitions, capped and distributed as configured.
     pub fn total_lag(&mut self, cfg: &KafkaLagConfig, partitions: &[PartitionOffsets]) -> KafkaLag {
+        self.total(cfg, partitions.iter().map(|p| ("", p)))
+    }
+
+    /// The lag of several topics' partitions, capped and distributed as configured over all of them together
+    /// (upstream counts the partitions of every topic in one total).
+    pub fn total_lag_of_topics(
+        &mut self,
+        cfg: &KafkaLagConfig,
+        topics: &BTreeMap<String, Vec<PartitionOffsets>>,
+    ) -> KafkaLag {
+        self.total(
+            cfg,
+            topics
+                .iter()
+                .flat_map(|(t, ps)| ps.iter().map(move |p| (t.as_str(), p))),
+        )
+    }
+
+    fn total<'a>(
+        &mut self,
+        cfg: &KafkaLagConfig,
+        partitions: impl Iterator<Item = (&'a str, &'a PartitionOffsets)>,
+    ) -> KafkaLag {
         let mut scaling = 0i64;
         let mut activation = 0i64;
         let mut with_lag = 0i64;
-        for p in partitions {
-            let (s, a) = self.partition_lag(cfg, p);
+        let mut count = 0i64;
+        for (topic, p) in partitions {
+            let (s, a) = self.topic_partition_lag(cfg, topic, p);
             scaling = scaling.saturating_add(s);
             activation = activation.saturating_add(a);
+            count = count.saturating_add(1);
             if s > 0 {
                 with_lag += 1;
             }
         }
         let threshold = cfg.lag_threshold.max(1);
-        let count = i64::try_from(partitions.len()).unwrap_or(i64::MAX);
         if !cfg.allow_idle_consumers || cfg.limit_to_partitions_with_lag {
             let upper = if cfg.limit_to_partitions_with_lag {
                 with_lag
@@ -186,6 +232,324 @@ pub fn even_distribution(total: i64, partitions: i64, threshold: i64) -> i64 {
         .map(|f| f.saturating_mul(threshold))
         .find(|v| *v >= total)
         .unwrap_or_else(|| partitions.saturating_mul(threshold))
+}
+
+#[cfg(feature = "kafka")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kafka")))]
+pub use scaler::{KafkaScaler, KafkaSettings};
+
+#[cfg(feature = "kafka")]
+mod scaler {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::fmt;
+    use std::sync::{Mutex, PoisonError};
+    use std::time::Duration;
+
+    use super::{KafkaLagConfig, KafkaLagTracker, OffsetResetPolicy, PartitionOffsets};
+    use crate::event::scaler::{MetricSpec, Reading, Scaler, ScalerError};
+    use crate::event::scalers::kafka_wire::{KafkaClient, KafkaError};
+    use crate::event::scalers::{Meta, bounded};
+
+    /// A `kafka` trigger's settings, read from its metadata.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct KafkaSettings {
+        /// `bootstrapServers`: `host:port`, tried in order.
+        pub bootstrap_servers: Vec<String>,
+        /// `consumerGroup`.
+        pub consumer_group: String,
+        /// `topic`; `None`: every topic the group has committed offsets for.
+        pub topic: Option<String>,
+        /// `partitionLimitation`: only these partitions of `topic`.
+        pub partition_limitation: Option<BTreeSet<i32>>,
+        /// The lag arithmetic's settings.
+        pub lag: KafkaLagConfig,
+    }
+
+    fn integer(meta: &Meta<'_>, key: &str, default: i64) -> Result<i64, ScalerError> {
+        match meta.get(key)? {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| meta.error(format!("metadata.{key}: {v:?} is not an integer"))),
+        }
+    }
+
+    fn server(meta: &Meta<'_>, s: &str) -> Result<String, ScalerError> {
+        let bad = |why: &str| {
+            meta.error(format!(
+                "metadata.bootstrapServers: {s:?} {why}; expected host:port[,host:port…]"
+            ))
+        };
+        if s.contains("://") {
+            return Err(bad("has a scheme"));
+        }
+        let (host, port) = s.rsplit_once(':').ok_or_else(|| bad("has no port"))?;
+        if host.is_empty() || host.contains(|c: char| c.is_ascii_whitespace()) {
+            return Err(bad("has no host"));
+        }
+        match port.parse::<u16>() {
+            Ok(p) if p > 0 => Ok(s.to_owned()),
+            _ => Err(bad("has no valid port")),
+        }
+    }
+
+    /// `1,2,10-12` → {1, 2, 10, 11, 12}.
+    fn partition_list(meta: &Meta<'_>, v: &str) -> Result<BTreeSet<i32>, ScalerError> {
+        let bad = |item: &str| {
+            meta.error(format!(
+                "metadata.partitionLimitation: {item:?} is not a partition id or a range like 10-12"
+            ))
+        };
+        let id = |s: &str| s.trim().parse::<i32>().ok().filter(|p| *p >= 0);
+        let mut out = BTreeSet::new();
+        for item in v.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            if let Some((a, b)) = item.split_once('-') {
+                match (id(a), id(b)) {
+                    // A range wider than a topic can have partitions is a typo, not a limitation.
+                    (Some(a), Some(b)) if a <= b && b - a < 100_000 => out.extend(a..=b),
+                    _ => return Err(bad(item)),
+                }
+            } else {
+                out.insert(id(item).ok_or_else(|| bad(item))?);
+            }
+        }
+        if out.is_empty() {
+            return Err(bad(v));
+        }
+        Ok(out)
+    }
+
+    impl KafkaSettings {
+        /// Reads the keys documented in [the module](super).
+        ///
+        /// # Errors
+        /// A missing or invalid key, naming it; combinations upstream refuses; SASL or TLS asked for.
+        pub fn from_meta(meta: &Meta<'_>) -> Result<Self, ScalerError> {
+            meta.no_utilization()?;
+            if let Some(v) = meta.get("sasl")?
+                && !v.eq_ignore_ascii_case("none")
+            {
+                return Err(meta.error(format!(
+                    "metadata.sasl: {v:?}: SASL is not supported by ksx's Kafka client (PLAINTEXT listeners only)"
+                )));
+            }
+            match meta.get("tls")?.as_deref() {
+                None | Some("disable") => {}
+                Some("enable") => {
+                    return Err(meta.error(
+                        "metadata.tls: TLS is not supported by ksx's Kafka client (PLAINTEXT listeners only)",
+                    ));
+                }
+                Some(v) => {
+                    return Err(meta.error(format!("metadata.tls: {v:?} is not enable or disable")));
+                }
+            }
+            let servers = meta.required("bootstrapServers")?;
+            let bootstrap_servers = servers
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| server(meta, s))
+                .collect::<Result<Vec<_>, _>>()?;
+            if bootstrap_servers.is_empty() {
+                return Err(meta.error("metadata.bootstrapServers lists no server"));
+            }
+            let consumer_group = meta.required("consumerGroup")?;
+            if consumer_group.len() > 32_767 {
+                return Err(meta.error("metadata.consumerGroup is longer than Kafka allows"));
+            }
+            let topic = meta.get("topic")?;
+            if let Some(t) = &topic
+                && (t.len() > 249
+                    || t == "."
+                    || t == ".."
+                    || !t
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+            {
+                return Err(meta.error(format!(
+                    "metadata.topic: {t:?} is not a valid Kafka topic name (at most 249 of [a-zA-Z0-9._-])"
+                )));
+            }
+            let offset_reset_policy = match meta.or("offsetResetPolicy", "latest")?.as_str() {
+                "latest" => OffsetResetPolicy::Latest,
+                "earliest" => OffsetResetPolicy::Earliest,
+                v => {
+                    return Err(meta.error(format!(
+                        "metadata.offsetResetPolicy: {v:?} is not latest or earliest"
+                    )));
+                }
+            };
+            let lag = KafkaLagConfig {
+                lag_threshold: integer(meta, "lagThreshold", 10)?,
+                activation_lag_threshold: integer(meta, "activationLagThreshold", 0)?,
+                offset_reset_policy,
+                allow_idle_consumers: meta.bool_or("allowIdleConsumers", false)?,
+                exclude_persistent_lag: meta.bool_or("excludePersistentLag", false)?,
+                scale_to_zero_on_invalid_offset: meta
+                    .bool_or("scaleToZeroOnInvalidOffset", false)?,
+                limit_to_partitions_with_lag: meta.bool_or("limitToPartitionsWithLag", false)?,
+                ensure_even_distribution_of_partitions: meta
+                    .bool_or("ensureEvenDistributionOfPartitions", false)?,
+            };
+            lag.validate()
+                .map_err(|e| meta.error(format!("metadata.{e}")))?;
+            if topic.is_none() {
+                for (set, key) in [
+                    (lag.limit_to_partitions_with_lag, "limitToPartitionsWithLag"),
+                    (
+                        lag.ensure_even_distribution_of_partitions,
+                        "ensureEvenDistributionOfPartitions",
+                    ),
+                ] {
+                    if set {
+                        return Err(meta.error(format!("metadata.{key} needs metadata.topic")));
+                    }
+                }
+            }
+            let partition_limitation = match meta.get("partitionLimitation")? {
+                None => None,
+                Some(_) if topic.is_none() => {
+                    return Err(meta.error("metadata.partitionLimitation needs metadata.topic"));
+                }
+                Some(v) => Some(partition_list(meta, &v)?),
+            };
+            Ok(Self {
+                bootstrap_servers,
+                consumer_group,
+                topic,
+                partition_limitation,
+                lag,
+            })
+        }
+    }
+
+    /// `kafka`: the lag of a consumer group, read from the brokers each poll (see [the module](super)).
+    pub struct KafkaScaler {
+        settings: KafkaSettings,
+        tracker: Mutex<KafkaLagTracker>,
+        spec: MetricSpec,
+        source: String,
+    }
+
+    impl fmt::Debug for KafkaScaler {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("KafkaScaler")
+                .field("source", &self.source)
+                .field("spec", &self.spec)
+                .finish_non_exhaustive()
+        }
+    }
+
+    impl KafkaScaler {
+        /// Reads the trigger's metadata.
+        ///
+        /// # Errors
+        /// As [`KafkaSettings::from_meta`].
+        pub fn from_meta(meta: &Meta<'_>) -> Result<Self, ScalerError> {
+            let settings = KafkaSettings::from_meta(meta)?;
+            let name = match &settings.topic {
+                Some(t) => format!("kafka-{t}"),
+                None => format!("kafka-{}-topics", settings.consumer_group),
+            };
+            #[allow(
+                clippy::cast_precision_loss,
+                reason = "thresholds are small integers, exact in f64"
+            )]
+            let spec = meta.spec(
+                &name,
+                settings.lag.lag_threshold as f64,
+                settings.lag.activation_lag_threshold as f64,
+            );
+            Ok(Self::new(settings, spec))
+        }
+
+        /// A scaler from settings already read, exposing `spec`.
+        pub fn new(settings: KafkaSettings, spec: MetricSpec) -> Self {
+            let what = match &settings.topic {
+                Some(t) => format!("topic {t:?}"),
+                None => "all its topics".to_owned(),
+            };
+            let source = format!(
+                "kafka group {:?} {what} at {}",
+                settings.consumer_group,
+                settings.bootstrap_servers.join(",")
+            );
+            Self {
+                settings,
+                tracker: Mutex::new(KafkaLagTracker::new()),
+                spec,
+                source,
+            }
+        }
+
+        /// The trigger's settings.
+        pub fn settings(&self) -> &KafkaSettings {
+            &self.settings
+        }
+
+        /// Reads the offsets of one poll with a fresh client whose deadline is `timeout` from now.
+        ///
+        /// # Errors
+        /// As [`KafkaClient::group_offsets`].
+        pub async fn offsets(
+            &self,
+            timeout: Duration,
+        ) -> Result<BTreeMap<String, Vec<PartitionOffsets>>, KafkaError> {
+            self.offsets_with(KafkaClient::new(
+                self.settings.bootstrap_servers.clone(),
+                timeout,
+            ))
+            .await
+        }
+
+        async fn offsets_with(
+            &self,
+            mut client: KafkaClient,
+        ) -> Result<BTreeMap<String, Vec<PartitionOffsets>>, KafkaError> {
+            client
+                .group_offsets(
+                    &self.settings.consumer_group,
+                    self.settings.topic.as_deref(),
+                    self.settings.partition_limitation.as_ref(),
+                )
+                .await
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl Scaler for KafkaScaler {
+        fn metric_spec(&self) -> &MetricSpec {
+            &self.spec
+        }
+
+        async fn poll(&self, _now_nanos: i64, timeout: Duration) -> Result<Reading, ScalerError> {
+            // The client's deadline starts before `bounded`'s, so a stuck request reports itself (broker and
+            // request) rather than the generic timeout.
+            let client = KafkaClient::new(self.settings.bootstrap_servers.clone(), timeout);
+            let offsets = bounded(&self.source, timeout, async {
+                self.offsets_with(client)
+                    .await
+                    .map_err(|e| ScalerError::new(&self.source, e.to_string()))
+            })
+            .await?;
+            let lag = self
+                .tracker
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .total_lag_of_topics(&self.settings.lag, &offsets);
+            #[allow(
+                clippy::cast_precision_loss,
+                reason = "a lag above 2^53 messages is not a scaling input anyone has"
+            )]
+            let value = lag.scaling as f64;
+            Ok(Reading {
+                value,
+                active: lag.active,
+            })
+        }
+    }
 }
 
 #[cfg(test)]
@@ -284,6 +648,38 @@ mod tests {
             ..p[0]
         }];
         assert_eq!(t.total_lag(&cfg, &moved).scaling, 4);
+    }
+
+    #[test]
+    fn topics_are_capped_together_and_tracked_apart() {
+        // Two topics, partition 0 each, same committed offset: persistent lag is tracked per topic.
+        let cfg = KafkaLagConfig {
+            exclude_persistent_lag: true,
+            ..KafkaLagConfig::default()
+        };
+        let one = |latest, committed| PartitionOffsets {
+            partition: 0,
+            latest,
+            committed: Some(committed),
+        };
+        let mut topics = BTreeMap::from([
+            ("a".to_owned(), vec![one(105, 100)]),
+            ("b".to_owned(), vec![one(103, 100)]),
+        ]);
+        let mut t = KafkaLagTracker::new();
+        // First sight: 5 + 3.
+        assert_eq!(t.total_lag_of_topics(&cfg, &topics).scaling, 8);
+        // "b" moves to 101 (lag 2), "a" stays: only b counts for scaling, both for activation (5 + 2).
+        topics.insert("b".to_owned(), vec![one(103, 101)]);
+        let lag = t.total_lag_of_topics(&cfg, &topics);
+        assert_eq!((lag.scaling, lag.activation), (2, 7));
+        // Cap over both topics' partitions: 2 partitions × threshold 10 = 20 for a lag of 500.
+        let big = BTreeMap::from([
+            ("a".to_owned(), vec![one(400, 100)]),
+            ("b".to_owned(), vec![one(300, 100)]),
+        ]);
+        let lag = KafkaLagTracker::new().total_lag_of_topics(&KafkaLagConfig::default(), &big);
+        assert_eq!((lag.scaling, lag.activation), (20, 500));
     }
 
     #[test]

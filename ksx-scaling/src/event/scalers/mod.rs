@@ -17,7 +17,7 @@
 //! | `metrics-api` | [`metrics_api`] | a number in a JSON document fetched over HTTP |
 //! | `cron` | [`cron`] | a time window (pure, engine time) |
 //! | `cpu`, `memory` | [`resource`] | pod usage through [`MetricsSource`], always active |
-//! | `kafka` | [`kafka`] | the lag math only; no broker client is built in |
+//! | `kafka` | [`kafka`] | consumer-group lag over the Kafka protocol (`kafka_wire`, feature `kafka`; PLAINTEXT only) |
 //!
 //! Many Redis list triggers on one server are polled together by [`redis::RedisBatchPoller`], one pipelined
 //! round trip per cycle. Scalers built with a shared [`redis::RedisPollers`] in [`ScalerContext::redis`] share one
@@ -41,6 +41,9 @@ use crate::event::scaler::{MetricSpec, MetricType, Scaler, ScalerError};
 pub mod amqp;
 pub mod cron;
 pub mod kafka;
+#[cfg(feature = "kafka")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kafka")))]
+pub mod kafka_wire;
 pub mod metrics_api;
 pub mod mqtt;
 pub mod nats;
@@ -89,7 +92,7 @@ impl fmt::Debug for ScalerContext {
 ///
 /// # Errors
 /// An unknown trigger type, a missing or invalid metadata value (`triggers[1] (redis): metadata.listName is
-/// required`), or a mode ksx does not support (RabbitMQ over HTTP, a Kafka client).
+/// required`), or a mode ksx does not support (RabbitMQ over HTTP, Kafka without feature `kafka`).
 pub fn build(
     index: usize,
     trigger: &ScaleTrigger,
@@ -111,13 +114,16 @@ pub fn build(
         "metrics-api" => Ok(Box::new(metrics_api::MetricsApiScaler::from_meta(&meta)?)),
         "cron" => Ok(Box::new(cron::CronScaler::from_meta(&meta)?)),
         "cpu" | "memory" => Ok(Box::new(resource::ResourceScaler::from_meta(&meta, ctx)?)),
+        #[cfg(feature = "kafka")]
+        "kafka" => Ok(Box::new(kafka::KafkaScaler::from_meta(&meta)?)),
+        #[cfg(not(feature = "kafka"))]
         "kafka" => Err(meta.error(
-            "no Kafka client is built into ksx (only the lag math in event::scalers::kafka); \
-             feed the offsets from your own client",
+            "this ksx has no Kafka client: build ksx-scaling with feature `kafka` \
+             (without it only the lag math in event::scalers::kafka is here)",
         )),
         other => Err(meta.error(format!(
             "unknown trigger type {other:?}; known: redis, redis-streams, postgresql, mysql, rabbitmq, \
-             nats-jetstream, mqtt, prometheus, metrics-api, cron, cpu, memory"
+             nats-jetstream, mqtt, prometheus, metrics-api, cron, cpu, memory, kafka"
         ))),
     }
 }
@@ -402,7 +408,13 @@ mod tests {
             ),
             "triggers[2] (redis): metadata.listLength: \"x\" is not a number"
         );
-        assert!(err(0, &trigger("kafka", &[])).contains("no Kafka client"));
+        #[cfg(not(feature = "kafka"))]
+        assert!(err(0, &trigger("kafka", &[])).contains("build ksx-scaling with feature `kafka`"));
+        #[cfg(feature = "kafka")]
+        assert_eq!(
+            err(0, &trigger("kafka", &[])),
+            "triggers[0] (kafka): metadata.bootstrapServers is required"
+        );
     }
 
     #[test]
