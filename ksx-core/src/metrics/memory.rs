@@ -715,6 +715,49 @@ mod tests {
         assert_eq!(values, vec![7.0, 3.0]);
     }
 
+    #[tokio::test]
+    #[allow(clippy::float_cmp, reason = "sums of small integers are exact")]
+    async fn external_metrics_honour_match_expressions() {
+        use crate::metrics::{ExpressionOperator, LabelExpression};
+        let metrics = at_clock(ts(10));
+        let series = [
+            ("a", Some("prod"), 1.0),
+            ("b", Some("dev"), 2.0),
+            ("c", None, 4.0),
+        ];
+        for (queue, env, value) in series {
+            let mut id = MetricId::named("depth").with_label("queue", queue);
+            if let Some(env) = env {
+                id = id.with_label("env", env);
+            }
+            metrics.push_sample(&id, ts(5), value);
+        }
+        let sum = async |id: MetricId| -> f64 {
+            metrics
+                .external_metric("", &id)
+                .await
+                .map_or(-1.0, |v| v.iter().map(|s| s.value).sum::<f64>())
+        };
+        let with = |operator, values: &[&str]| {
+            MetricId::named("depth").with_expression(LabelExpression {
+                key: "env".to_owned(),
+                operator,
+                values: values.iter().map(|v| (*v).to_owned()).collect(),
+            })
+        };
+        // In: only labelled series; NotIn: an absent label qualifies; Exists / DoesNotExist split the three.
+        assert_eq!(
+            sum(with(ExpressionOperator::In, &["prod", "qa"])).await,
+            1.0
+        );
+        assert_eq!(sum(with(ExpressionOperator::NotIn, &["prod"])).await, 6.0);
+        assert_eq!(sum(with(ExpressionOperator::Exists, &[])).await, 3.0);
+        assert_eq!(sum(with(ExpressionOperator::DoesNotExist, &[])).await, 4.0);
+        // Expressions and exact labels combine with AND; nothing left is an error, not zero.
+        let none = with(ExpressionOperator::In, &["prod"]).with_label("queue", "b");
+        assert_eq!(sum(none).await, -1.0);
+    }
+
     #[test]
     fn rate_handles_resets_and_extrapolates() {
         let s = |secs, value| Sample {

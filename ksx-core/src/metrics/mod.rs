@@ -85,6 +85,65 @@ pub struct MetricId {
     /// Exact label matches; empty selects every series of that name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Set-based requirements (`matchExpressions` of the metric's selector), all of which must hold as well.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expressions: Vec<LabelExpression>,
+}
+
+/// The operator of a [`LabelExpression`], as Kubernetes spells it in `matchExpressions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ExpressionOperator {
+    /// The label is present and one of the values.
+    In,
+    /// The label is absent or none of the values.
+    NotIn,
+    /// The label is present.
+    Exists,
+    /// The label is absent.
+    DoesNotExist,
+}
+
+impl std::str::FromStr for ExpressionOperator {
+    type Err = crate::error::Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        match text {
+            "In" => Ok(Self::In),
+            "NotIn" => Ok(Self::NotIn),
+            "Exists" => Ok(Self::Exists),
+            "DoesNotExist" => Ok(Self::DoesNotExist),
+            other => Err(crate::error::Error::InvalidSelector {
+                selector: other.to_owned(),
+                reason: "a matchExpressions operator must be In, NotIn, Exists or DoesNotExist"
+                    .to_owned(),
+            }),
+        }
+    }
+}
+
+/// One set-based requirement on a metric's labels (an entry of `matchExpressions`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct LabelExpression {
+    /// The label key.
+    pub key: String,
+    /// How the label is compared with `values`.
+    pub operator: ExpressionOperator,
+    /// The values of `In` and `NotIn`; empty for `Exists` and `DoesNotExist`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+}
+
+impl LabelExpression {
+    /// True when `labels` satisfy this requirement; Kubernetes' rules, where an absent label satisfies `NotIn`.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        let value = labels.get(&self.key);
+        match self.operator {
+            ExpressionOperator::In => value.is_some_and(|v| self.values.contains(v)),
+            ExpressionOperator::NotIn => value.is_none_or(|v| !self.values.contains(v)),
+            ExpressionOperator::Exists => value.is_some(),
+            ExpressionOperator::DoesNotExist => value.is_none(),
+        }
+    }
 }
 
 impl MetricId {
@@ -93,6 +152,7 @@ impl MetricId {
         Self {
             name: name.into(),
             labels: BTreeMap::new(),
+            expressions: Vec::new(),
         }
     }
 
@@ -103,9 +163,18 @@ impl MetricId {
         self
     }
 
-    /// True when `labels` contains every constraint of this id.
+    /// Adds one set-based requirement (an entry of `matchExpressions`).
+    #[must_use]
+    pub fn with_expression(mut self, expression: LabelExpression) -> Self {
+        self.expressions.push(expression);
+        self
+    }
+
+    /// True when `labels` satisfy every constraint of this id: the exact matches and the expressions.
     pub fn matches(&self, name: &str, labels: &BTreeMap<String, String>) -> bool {
-        self.name == name && self.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+        self.name == name
+            && self.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+            && self.expressions.iter().all(|e| e.matches(labels))
     }
 }
 

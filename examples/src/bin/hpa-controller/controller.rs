@@ -311,7 +311,13 @@ impl<C: ClusterReader + ClusterWriter + 'static> Controller<C> {
             .map(|ps| {
                 ps.iter()
                     .zip(&parsed.metrics)
-                    .filter_map(|(p, m)| p.as_ref().ok().map(|p| metric_status(m, p)))
+                    // Upstream sizes `currentMetrics` to the spec and leaves a failing metric's slot empty.
+                    .map(|(p, m)| {
+                        p.as_ref().map_or_else(
+                            |_| serde_json::json!({"type": ""}),
+                            |p| metric_status(m, p),
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -586,6 +592,8 @@ impl<C: ClusterReader + ClusterWriter + 'static> Controller<C> {
                     .pods
                     .as_ref()
                     .map(|p| metric_id(&p.metric))
+                    .transpose()
+                    .map_err(fail)?
                     .unwrap_or_default();
                 let values = self
                     .metrics
@@ -614,7 +622,7 @@ impl<C: ClusterReader + ClusterWriter + 'static> Controller<C> {
                         namespace,
                         &o.described_object.kind,
                         &o.described_object.name,
-                        &metric_id(&o.metric),
+                        &metric_id(&o.metric).map_err(fail)?,
                     )
                     .await
                     .map_err(fail)?;
@@ -625,6 +633,8 @@ impl<C: ClusterReader + ClusterWriter + 'static> Controller<C> {
                     .external
                     .as_ref()
                     .map(|e| metric_id(&e.metric))
+                    .transpose()
+                    .map_err(fail)?
                     .unwrap_or_default();
                 let samples = self
                     .metrics

@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use ksx_core::cluster::Kind;
-use ksx_core::metrics::MetricId;
+use ksx_core::metrics::{LabelExpression, MetricId};
 use ksx_core::quantity::{Format, Quantity};
 use ksx_scaling::hpa::model::{
     DEFAULT_CPU_INITIALIZATION_PERIOD_SECS, DEFAULT_INITIAL_READINESS_DELAY_SECS, MetricIdentifier,
@@ -159,14 +159,25 @@ pub(crate) fn metric_error(metric: &MetricSpec, cause: &str) -> ksx_scaling::Err
     }
 }
 
-/// The seam's metric id for an HPA metric identifier (exact label matches; expressions are not supported by
-/// the seam and are left out).
-pub(crate) fn metric_id(m: &MetricIdentifier) -> MetricId {
+/// The seam's metric id for an HPA metric identifier: `matchLabels` as exact matches, `matchExpressions` as
+/// set-based requirements, as upstream's metrics client turns the selector into a label selector.
+///
+/// # Errors
+/// An operator other than `In`, `NotIn`, `Exists` or `DoesNotExist` (the metric then fails as upstream's
+/// `FailedGet…Metric`).
+pub(crate) fn metric_id(m: &MetricIdentifier) -> ksx_core::Result<MetricId> {
     let mut id = MetricId::named(&m.name);
     if let Some(s) = &m.selector {
         for (k, v) in &s.match_labels {
             id = id.with_label(k, v);
         }
+        for e in &s.match_expressions {
+            id = id.with_expression(LabelExpression {
+                key: e.key.clone(),
+                operator: e.operator.parse()?,
+                values: e.values.clone(),
+            });
+        }
     }
-    id
+    Ok(id)
 }

@@ -223,3 +223,85 @@ async fn stale_metrics_stop_scaling_and_keep_the_desired_count() {
     assert_eq!(api["desiredReplicas"], 3, "the last desired count stays");
     assert!(lines.iter().all(|l| l.error.is_some() && !l.rescaled));
 }
+
+#[tokio::test]
+async fn metric_selectors_use_match_expressions_and_failing_metrics_keep_an_empty_slot() {
+    use ksx_core::Clock as _;
+    use ksx_core::metrics::MetricId;
+
+    let deployment = json!({
+        "metadata": {"name": "worker", "namespace": NAMESPACE, "labels": {"app": "worker"}},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "worker"}},
+            "template": {
+                "metadata": {"labels": {"app": "worker"}},
+                "spec": {"containers": [{"name": "worker", "image": "registry.example.com/shop/worker:1.0",
+                    "resources": {"requests": {"cpu": "100m"}}}]}
+            }
+        }
+    });
+    let external = |name: &str, selector: Value| {
+        json!({"type": "External", "external": {
+            "metric": {"name": name, "selector": selector},
+            "target": {"type": "AverageValue", "averageValue": "10"}}})
+    };
+    let hpa = json!({
+        "metadata": {"name": "worker", "namespace": NAMESPACE},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "worker"},
+            "minReplicas": 1, "maxReplicas": 8,
+            "metrics": [
+                external("queue_depth", json!({
+                    "matchLabels": {"queue": "orders"},
+                    "matchExpressions": [
+                        {"key": "env", "operator": "NotIn", "values": ["dev"]},
+                        {"key": "shard", "operator": "Exists"}
+                    ]
+                })),
+                external("no_such_metric", json!({}))
+            ]
+        }
+    });
+    let world = World::build(
+        1,
+        &[
+            (Kind::Deployment, deployment),
+            (Kind::HorizontalPodAutoscaler, hpa),
+        ],
+    )
+    .unwrap();
+    let now = world.clock.now();
+    // Only the first series satisfies matchLabels and both expressions: 40 in all.
+    for (env, shard, queue, value) in [
+        ("prod", Some("1"), "orders", 40.0),
+        ("dev", Some("2"), "orders", 1000.0),
+        ("prod", None, "orders", 500.0),
+        ("prod", Some("3"), "billing", 700.0),
+    ] {
+        let mut id = MetricId::named("queue_depth")
+            .with_label("namespace", NAMESPACE)
+            .with_label("env", env)
+            .with_label("queue", queue);
+        if let Some(shard) = shard {
+            id = id.with_label("shard", shard);
+        }
+        world.metrics.push_sample(&id, now, value);
+    }
+    sync(&world, &controller(&world)).await;
+    let worker = status(&world, "worker").await;
+    // External AverageValue: ceil(40 / 10) = 4 replicas; one invalid metric does not block a scale up.
+    assert_eq!(worker["desiredReplicas"], 4, "{worker}");
+    assert_eq!(
+        worker["currentMetrics"],
+        json!([
+            {"type": "External", "external": {"metric": {"name": "queue_depth"},
+                "current": {"averageValue": "20"}}},
+            {"type": ""}
+        ])
+    );
+    assert_eq!(
+        reasons(&worker)[1],
+        triple("ScalingActive", "True", "ValidMetricFound")
+    );
+}

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use crate::cluster::selector::{LabelSelector, Operator, Requirement};
 use crate::error::{Error, Result};
-use crate::metrics::{MetricId, RangeFunction, RangeQuery, kube_state_metrics_label, object_label};
+use crate::metrics::{
+    ExpressionOperator, MetricId, RangeFunction, RangeQuery, kube_state_metrics_label, object_label,
+};
 
 /// The `and on (pod) kube_pod_labels{…}` suffix that applies a pod selector, or nothing for an empty one.
 fn pod_join(namespace: &str, selector: &str) -> Result<String> {
@@ -87,13 +89,29 @@ fn selector_expr(name: &str, matchers: &[Matcher]) -> Result<String> {
     Ok(format!("{{{}}}", parts.join(",")))
 }
 
-/// The metric's own exact-match labels as matchers.
+/// The metric's own selector as matchers: exact labels, then each expression on the raw label name (metric
+/// labels are the series' own, unlike pod labels, which go through kube-state-metrics' sanitized names).
 fn metric_matchers(metric: &MetricId) -> Vec<Matcher> {
-    metric
-        .labels
-        .iter()
-        .map(|(k, v)| Matcher::eq(k, v))
-        .collect()
+    let exact = metric.labels.iter().map(|(k, v)| Matcher::eq(k, v));
+    let expressions = metric.expressions.iter().map(|e| {
+        let alternatives = || {
+            e.values
+                .iter()
+                .map(|v| regex_quote(v))
+                .collect::<Vec<_>>()
+                .join("|")
+        };
+        match e.operator {
+            // An empty alternation would match the empty value, that is an absent label: `In ()` matches nothing.
+            ExpressionOperator::In if e.values.is_empty() => Matcher::new(&e.key, "=~", ".+^"),
+            ExpressionOperator::In => Matcher::new(&e.key, "=~", alternatives()),
+            ExpressionOperator::NotIn if e.values.is_empty() => Matcher::new(&e.key, "=~", ".*"),
+            ExpressionOperator::NotIn => Matcher::new(&e.key, "!~", alternatives()),
+            ExpressionOperator::Exists => Matcher::new(&e.key, "!=", ""),
+            ExpressionOperator::DoesNotExist => Matcher::new(&e.key, "=", ""),
+        }
+    });
+    exact.chain(expressions).collect()
 }
 
 /// The CPU and memory queries of `pod_usage`.
@@ -294,6 +312,25 @@ mod tests {
             (
                 r#"sum by (pod) ({__name__="rps",namespace="shop",verb="GET"})"#.to_owned(),
                 r#"count({__name__="rps",namespace="shop",verb="GET"})"#.to_owned()
+            )
+        );
+        // matchExpressions act on the series' own label names, values regex-quoted.
+        let expr = |key: &str, operator, values: &[&str]| crate::metrics::LabelExpression {
+            key: key.to_owned(),
+            operator,
+            values: values.iter().map(|v| (*v).to_owned()).collect(),
+        };
+        let selected = MetricId::named("queue_depth")
+            .with_label("env", "prod")
+            .with_expression(expr("queue", ExpressionOperator::In, &["a.b", "c"]))
+            .with_expression(expr("tier", ExpressionOperator::NotIn, &["dev"]))
+            .with_expression(expr("shard", ExpressionOperator::Exists, &[]))
+            .with_expression(expr("canary", ExpressionOperator::DoesNotExist, &[]));
+        assert_eq!(
+            external_metric_query("jobs", &selected).unwrap(),
+            concat!(
+                r#"{__name__="queue_depth",env="prod",queue=~"a\\.b|c",tier!~"dev",shard!="",canary="","#,
+                r#"namespace="jobs"}"#
             )
         );
         let bad = MetricId::named("rps").with_label("bad-name", "x");
