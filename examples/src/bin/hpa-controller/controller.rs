@@ -69,6 +69,10 @@ pub(crate) struct DecisionLine {
     /// Why the reconcile failed, if it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) error: Option<String>,
+    /// Wall time the reconcile took (for `ksx_reconcile_duration_seconds`; not printed, so output stays
+    /// reproducible).
+    #[serde(skip)]
+    pub(crate) took: std::time::Duration,
 }
 
 /// What the scale subresource of a target says.
@@ -190,9 +194,13 @@ impl<C: ClusterReader + ClusterWriter + 'static> Controller<C> {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&key)
             .unwrap_or_default();
-        let line = self
+        // Wall time, even over a simulated cluster: the figure feeds `ksx_reconcile_duration_seconds` only.
+        let wall = ksx_core::SystemClock;
+        let started = wall.now();
+        let mut line = self
             .decide_and_write(hpa, &mut history, selectors, now, start)
             .await;
+        line.took = wall.now().duration_since(started).unsigned_abs();
         self.histories
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -227,6 +235,7 @@ impl<C: ClusterReader + ClusterWriter + 'static> Controller<C> {
             current_metrics: Vec::new(),
             conditions: Vec::new(),
             error: None,
+            took: std::time::Duration::ZERO,
         };
         let parsed = match parse_spec(hpa, self.settings.downscale_window_secs) {
             Ok(p) => p.with_tolerance(self.settings.tolerance),

@@ -10,7 +10,7 @@ use ksx_core::cluster::kube::KubeCluster;
 use ksx_core::metrics::MetricsSource;
 use ksx_core::{Clock, SystemClock};
 
-use crate::controller::{Controller, now_nanos};
+use crate::controller::{Controller, DecisionLine, now_nanos};
 use crate::{Args, Printer, Settings};
 
 pub(super) async fn run(args: &Args) -> anyhow::Result<()> {
@@ -31,18 +31,39 @@ pub(super) async fn run(args: &Args) -> anyhow::Result<()> {
         metrics,
         Settings::from_args(args),
     ));
+    #[cfg(feature = "runtime")]
+    let mut registry = prometheus_client::registry::Registry::default();
+    #[cfg(feature = "runtime")]
+    let reconcile_metrics = ksx_core::runtime::ControllerMetrics::register(&mut registry);
+    let record: Recorder = {
+        #[cfg(feature = "runtime")]
+        {
+            let m = reconcile_metrics.clone();
+            Arc::new(move |line: &DecisionLine| {
+                let result = if line.error.is_some() {
+                    ksx_core::runtime::ReconcileResult::Error
+                } else {
+                    ksx_core::runtime::ReconcileResult::Success
+                };
+                m.record_reconcile("hpa-controller", result, line.took);
+            })
+        }
+        #[cfg(not(feature = "runtime"))]
+        {
+            Arc::new(|_: &DecisionLine| {})
+        }
+    };
     let work = || {
         let controller = Arc::clone(&controller);
+        let record = Arc::clone(&record);
         let (sync, workers, format) = (args.sync_period, args.workers, args.output);
-        async move { reconcile_forever(&controller, sync, workers, format).await }
+        async move { reconcile_forever(&controller, sync, workers, format, &*record).await }
     };
     #[cfg(feature = "runtime")]
     {
         use futures::FutureExt as _;
-        use ksx_core::runtime::{ControllerMetrics, Health, LeaderElector, serve, shutdown_signal};
+        use ksx_core::runtime::{Health, LeaderElector, serve, shutdown_signal};
         let shutdown = shutdown_signal().shared();
-        let mut registry = prometheus_client::registry::Registry::default();
-        let reconcile_metrics = ControllerMetrics::register(&mut registry);
         let health = Health::default();
         let server = tokio::spawn(serve(
             args.health_addr,
@@ -86,11 +107,15 @@ fn metrics_source(args: &Args) -> anyhow::Result<Arc<dyn MetricsSource>> {
     )
 }
 
+/// What is done with each reconcile's outcome besides printing it: `ksx_reconcile_*` with the `runtime` feature.
+type Recorder = Arc<dyn Fn(&DecisionLine) + Send + Sync>;
+
 async fn reconcile_forever(
     controller: &Arc<Controller<KubeCluster>>,
     sync: std::time::Duration,
     workers: u16,
     format: crate::OutputFormat,
+    record: &(dyn Fn(&DecisionLine) + Send + Sync),
 ) -> anyhow::Result<()> {
     let clock = SystemClock;
     let start = now_nanos(&clock);
@@ -106,7 +131,10 @@ async fn reconcile_forever(
             .sync(now_nanos(&clock as &dyn Clock), start, workers)
             .await
         {
-            Ok(lines) => printer.print(&lines)?,
+            Ok(lines) => {
+                lines.iter().for_each(record);
+                printer.print(&lines)?;
+            }
             Err(e) => tracing::warn!(error = %e, "cannot list HorizontalPodAutoscalers"),
         }
     }
