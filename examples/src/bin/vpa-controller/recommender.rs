@@ -95,7 +95,12 @@ pub(crate) struct Recommender {
     vpas: BTreeMap<VpaKey, BTreeMap<String, ContainerAggregates>>,
     /// Status conditions as last written, to keep `lastTransitionTime` when the status does not flip.
     since: BTreeMap<(VpaKey, String), (String, String)>,
+    /// When expired aggregates were last collected (at most hourly, as upstream), Unix nanoseconds.
+    last_collection: Option<i64>,
 }
+
+/// How often expired aggregates are collected (upstream's `AggregateContainerStateGCInterval`).
+const COLLECTION_INTERVAL_NANOS: i64 = 3600 * NANOS;
 
 impl Recommender {
     pub(crate) fn new(cfg: RecommenderConfig) -> Self {
@@ -103,6 +108,7 @@ impl Recommender {
             cfg,
             vpas: BTreeMap::new(),
             since: BTreeMap::new(),
+            last_collection: None,
         }
     }
 
@@ -176,6 +182,13 @@ impl Recommender {
         C: ClusterReader + ClusterWriter + ?Sized,
         M: MetricsSource + ?Sized,
     {
+        if self
+            .last_collection
+            .is_none_or(|t| now - t >= COLLECTION_INTERVAL_NANOS)
+        {
+            self.collect_expired(now);
+            self.last_collection = Some(now);
+        }
         let input: PlanInput = gather(cluster, None).await?;
         let mut lines = Vec::new();
         let mut live = BTreeSet::new();
@@ -297,7 +310,29 @@ impl Recommender {
                     .record_oom(&cfg, nanos(finished), request);
             }
         }
+        fold_gone_pods(containers, &live);
         Ok(())
+    }
+
+    /// Drops what upstream's hourly collection drops: a container whose newest sample is older than the memory
+    /// aggregation window (interval × count, 8 days by default) and that no live pod feeds any more, and empty
+    /// ones no pod feeds. Their checkpoints then go with the orphan collection.
+    fn collect_expired(&mut self, now: i64) {
+        let window = self
+            .cfg
+            .memory_aggregation_interval_seconds
+            .saturating_mul(self.cfg.memory_aggregation_interval_count)
+            .saturating_mul(NANOS);
+        for containers in self.vpas.values_mut() {
+            containers.retain(|_, c| {
+                !c.pods.is_empty()
+                    || c.base
+                        .as_ref()
+                        .and_then(AggregateContainerState::last_sample_start)
+                        .is_some_and(|last| now.saturating_sub(last) < window)
+            });
+        }
+        self.vpas.retain(|_, containers| !containers.is_empty());
     }
 
     /// The merged aggregate of one container: the restored base plus every pod's aggregate.
@@ -578,4 +613,94 @@ pub(crate) fn rfc3339(nanos: i64) -> String {
     jiff::Timestamp::from_nanosecond(i128::from(nanos))
         .map(|t| t.round(jiff::Unit::Second).unwrap_or(t).to_string())
         .unwrap_or_default()
+}
+
+/// Folds the aggregates of pods that are gone into their container's base, so their samples stay in the
+/// history while the per-pod state (and its OOM records) goes: memory stays bounded by the live pods.
+fn fold_gone_pods(containers: &mut BTreeMap<String, ContainerAggregates>, live: &BTreeSet<&str>) {
+    for slot in containers.values_mut() {
+        let gone: Vec<String> = slot
+            .pods
+            .keys()
+            .filter(|p| !live.contains(p.as_str()))
+            .cloned()
+            .collect();
+        for pod in gone {
+            if let Some(state) = slot.pods.remove(&pod) {
+                match &mut slot.base {
+                    Some(base) => base.merge(&state),
+                    None => slot.base = Some(state),
+                }
+            }
+            slot.ooms.retain(|(p, _)| *p != pod);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400 * NANOS;
+
+    fn sampled(cfg: &RecommenderConfig, t: i64) -> AggregateContainerState {
+        let mut s = AggregateContainerState::new(cfg);
+        assert!(s.add_cpu_sample(cfg, t, 250));
+        s
+    }
+
+    #[test]
+    fn gone_pods_fold_into_the_base_and_keep_their_samples() {
+        let cfg = RecommenderConfig::default();
+        let mut containers = BTreeMap::new();
+        let slot: &mut ContainerAggregates = containers.entry("app".to_owned()).or_default();
+        slot.pods.insert("web-1".to_owned(), sampled(&cfg, DAY));
+        slot.pods.insert("web-2".to_owned(), sampled(&cfg, 2 * DAY));
+        slot.ooms.insert(("web-1".to_owned(), "t".to_owned()));
+        fold_gone_pods(&mut containers, &BTreeSet::from(["web-2"]));
+        let slot = &containers["app"];
+        assert_eq!(slot.pods.keys().collect::<Vec<_>>(), ["web-2"]);
+        assert!(
+            slot.ooms.is_empty(),
+            "the gone pod's OOM records go with it"
+        );
+        let base = slot.base.as_ref().expect("web-1 folded into the base");
+        assert_eq!(base.total_samples_count(), 1);
+        assert_eq!(base.last_sample_start(), Some(DAY));
+    }
+
+    #[test]
+    fn expired_aggregates_are_collected_hourly() {
+        let cfg = RecommenderConfig::default();
+        let mut r = Recommender::new(cfg.clone());
+        let key = |vpa: &str| ("shop".to_owned(), vpa.to_owned());
+        // `old`: last sample at day 1, no pods; `fresh`: day 5, no pods; `fed`: day 1 but a pod still feeds it.
+        for (vpa, last, with_pod) in [
+            ("old", DAY, false),
+            ("fresh", 5 * DAY, false),
+            ("fed", DAY, true),
+        ] {
+            let slot = r
+                .vpas
+                .entry(key(vpa))
+                .or_default()
+                .entry("app".to_owned())
+                .or_default();
+            if with_pod {
+                slot.pods.insert("p".to_owned(), sampled(&cfg, last));
+            } else {
+                slot.base = Some(sampled(&cfg, last));
+            }
+        }
+        // The window is 8 × 24 h: at day 9 exactly, `old` (8 days) has expired and `fresh` (4 days) has not.
+        r.collect_expired(9 * DAY);
+        let left: Vec<&str> = r.vpas.keys().map(|(_, v)| v.as_str()).collect();
+        assert_eq!(left, ["fed", "fresh"]);
+        r.collect_expired(9 * DAY - 1 + 4 * DAY);
+        let left: Vec<&str> = r.vpas.keys().map(|(_, v)| v.as_str()).collect();
+        assert_eq!(left, ["fed", "fresh"], "one nanosecond short of the window");
+        r.collect_expired(13 * DAY);
+        let left: Vec<&str> = r.vpas.keys().map(|(_, v)| v.as_str()).collect();
+        assert_eq!(left, ["fed"]);
+    }
 }
