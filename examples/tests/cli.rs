@@ -163,8 +163,39 @@ fn demo_is_reproducible_and_writes_the_report() {
     assert_eq!(inference["coresUsed"], 600, "{inference}");
     assert_eq!(inference["vgpuShares"], 20, "{inference}");
 
+    let inspect = &summary["inspect"];
+    let objects = inspect["objects"].as_u64().unwrap();
+    let nodes_and_pods = summary["inventory"]["nodes"].as_u64().unwrap()
+        + summary["inventory"]["pods"].as_u64().unwrap();
+    assert!(
+        objects > nodes_and_pods,
+        "every object is inspected: {inspect}"
+    );
+    assert!(inspect["score"].as_u64().unwrap() <= 100, "{inspect}");
+    let by_category = inspect["byCategory"].as_object().unwrap();
+    assert_eq!(by_category.len(), 6, "all six categories: {inspect}");
+    let per_category: u64 = by_category.values().map(|v| v.as_u64().unwrap()).sum();
+    let per_severity: u64 = ["danger", "warning", "info"]
+        .iter()
+        .map(|k| inspect[k].as_u64().unwrap())
+        .sum();
+    assert_eq!(per_category, per_severity, "{inspect}");
+    // The generated workloads set no securityContext, so the security checks fire.
+    assert!(by_category["security"].as_u64().unwrap() > 0, "{inspect}");
+    let top: Vec<u64> = inspect["topChecks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["findings"].as_u64().unwrap())
+        .collect();
+    assert!(
+        !top.is_empty() && top.windows(2).all(|w| w[0] >= w[1]),
+        "{inspect}"
+    );
+
     assert!(html_a.starts_with("<!DOCTYPE html>"));
     for section in [
+        "id=\"inspect\"",
         "id=\"nodes\"",
         "id=\"workspaces\"",
         "id=\"pods\"",

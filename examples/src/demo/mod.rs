@@ -5,6 +5,7 @@
 mod event;
 mod generate;
 mod hpa;
+mod inspect;
 mod inventory;
 mod report;
 mod sched;
@@ -63,6 +64,7 @@ struct Summary {
     event: event::EventTrace,
     vpa: vpa::VpaTrace,
     sched: sched::SchedTrace,
+    inspect: inspect::InspectTrace,
     report: String,
 }
 
@@ -118,6 +120,8 @@ pub(crate) async fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
     let vpa = vpa::run(&cluster, args.seed).await?;
     bar.set_message("gpu scheduling");
     let sched = sched::run(&platform.objects, &platform.tenancy, args.seed)?;
+    bar.set_message("inspection");
+    let inspect = inspect::run(&cluster, &clock).await?;
     bar.finish_and_clear();
     let simulated_seconds = u64::try_from(clock.now().as_second() - START_UNIX_SECS).unwrap_or(0);
     let summary = Summary {
@@ -131,6 +135,7 @@ pub(crate) async fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
         event,
         vpa,
         sched,
+        inspect,
         report: args.report.display().to_string(),
     };
 
@@ -349,6 +354,7 @@ fn print_summary(s: &Summary) {
     event::print_summary(&s.event);
     vpa::print_summary(&s.vpa);
     sched::print_summary(&s.sched);
+    inspect::print_summary(&s.inspect);
     outln!("report: {}", s.report);
 }
 
@@ -449,6 +455,11 @@ fn render_report(s: &Summary) -> String {
         "sched",
         "GPU scheduling: node groups, a training job and vGPU inference",
         sched::section(&s.sched),
+    );
+    r.section(
+        "inspect",
+        "Inspection: the built-in catalogue over the whole cluster",
+        inspect::section(&s.inspect),
     );
     r.render()
 }
