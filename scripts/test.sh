@@ -6,6 +6,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
+if [[ -n "${CI:-}" ]]; then
+  # A clean clone builds once: incremental caches would only double the disk the build needs.
+  export CARGO_INCREMENTAL=0
+fi
+df -h . >&2 || true
+
 step "services the tests need"
 ./scripts/services.sh
 

@@ -20,6 +20,10 @@ use crate::Outcome;
 use crate::cli::{OutputArgs, OutputFormat};
 use crate::output::{Table, print_structured};
 
+#[cfg(feature = "cache-s3")]
+#[path = "cache_bench.rs"]
+mod bench;
+
 /// Flags of `ksx cache`.
 #[derive(Debug, Args)]
 pub(crate) struct CacheArgs {
@@ -36,6 +40,9 @@ pub(crate) enum CacheCommand {
     Trace(TraceArgs),
     /// Plan cache workers for Datasets and their CacheRuntimes on an inventory of nodes.
     Plan(PlanArgs),
+    /// Measure cold and warm read throughput through the block cache over an S3 endpoint, and read-ahead.
+    #[cfg(feature = "cache-s3")]
+    Bench(bench::BenchArgs),
 }
 
 /// Flags of `ksx cache plan`.
@@ -148,6 +155,13 @@ pub(crate) fn run(args: &CacheArgs) -> anyhow::Result<Outcome> {
         CacheCommand::Simulate(args) => run_simulate(args),
         CacheCommand::Trace(args) => run_trace(args),
         CacheCommand::Plan(args) => run_plan(args),
+        #[cfg(feature = "cache-s3")]
+        CacheCommand::Bench(args) => {
+            // The dispatcher is synchronous; `block_in_place` runs the bench on the CLI's runtime.
+            let handle = tokio::runtime::Handle::try_current()
+                .context("`ksx cache bench` needs the CLI's async runtime")?;
+            tokio::task::block_in_place(|| handle.block_on(bench::run(args)))
+        }
     }
 }
 

@@ -61,7 +61,7 @@ pub(crate) enum Command {
     /// VPA: recommendations and right-sizing reports.
     Vpa(crate::vpa::VpaArgs),
     /// Inspect manifests or a cluster for risks and misconfiguration.
-    Inspect(crate::inspect::InspectArgs),
+    Inspect(Box<crate::inspect::InspectArgs>),
     /// Event-driven scaling and the autoscaling conflict check.
     Scale(crate::scale::ScaleArgs),
     /// The ksx scheduler: scores, placement, node groups, GPUs.

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use clap::{Args, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use ksx_core::{Clock, SystemClock};
 use ksx_inspect::config::Config;
 use ksx_inspect::engine::{Engine, RunOptions};
@@ -26,6 +26,10 @@ pub(crate) enum InspectFormat {
     Markdown,
     /// SARIF 2.1.0 for code-scanning tools.
     Sarif,
+    /// JUnit XML for CI test views: a testsuite per resource, a testcase per check.
+    Junit,
+    /// One self-contained HTML page.
+    Html,
 }
 
 /// The `--fail-on` threshold.
@@ -38,11 +42,15 @@ pub(crate) enum FailOn {
     Danger,
 }
 
-/// Flags of `ksx inspect`.
+/// Flags of `ksx inspect`; a subcommand (`diff`, `plan`, …) replaces them.
 #[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub(crate) struct InspectArgs {
+    /// What to do instead of inspecting manifests.
+    #[command(subcommand)]
+    pub(crate) command: Option<InspectCommand>,
     /// Manifests: files, directories (recursive) or `-` for standard input.
-    #[arg(short = 'f', long = "filename", required = true)]
+    #[arg(short = 'f', long = "filename", required_unless_present = "cluster")]
     pub(crate) files: Vec<PathBuf>,
     /// Directories (or files) of custom YAML rules (`kind: InspectRule`).
     #[arg(long)]
@@ -77,9 +85,45 @@ pub(crate) struct InspectArgs {
     /// Show suppressed findings in the table.
     #[arg(long)]
     pub(crate) show_exempted: bool,
+    /// Inspect a live cluster (kubeconfig; feature `kube`) through the cluster seam, with the live checks.
+    #[arg(long)]
+    pub(crate) cluster: bool,
+    /// The kubeconfig context for `--cluster` (default: the current context).
+    #[arg(long, requires = "cluster")]
+    pub(crate) context: Option<String>,
+    /// Namespaces to inspect with `--cluster` (comma list of names or globs; default all).
+    #[arg(long, value_delimiter = ',', requires = "cluster")]
+    pub(crate) namespaces: Vec<String>,
+    /// Namespaces to skip with `--cluster` (comma list of names or globs).
+    #[arg(long, value_delimiter = ',', requires = "cluster")]
+    pub(crate) exclude_namespaces: Vec<String>,
+    /// Default Prometheus server for `type: prometheus` rules without `endpoint` (feature `prometheus`).
+    #[arg(long)]
+    pub(crate) prometheus: Option<String>,
+    /// JSON written by `ksx-node-inspect` (repeatable): merged as findings of the `type: node` rules.
+    #[arg(long)]
+    pub(crate) node_results: Vec<PathBuf>,
 }
 
-fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
+/// The subcommands of `ksx inspect` (spec `inspect.md` §7).
+#[derive(Debug, Clone, Subcommand)]
+pub(crate) enum InspectCommand {
+    /// Compare two results: new, fixed and unchanged findings.
+    Diff(crate::inspect_diff::DiffArgs),
+    /// Inspection plans: run one now, list them, show a plan's history.
+    #[command(subcommand)]
+    Plan(crate::inspect_plan::PlanCommand),
+    /// List the built-in checks.
+    Checks(crate::inspect_checks::ChecksArgs),
+    /// Custom rules: validate rule files without running them.
+    #[command(subcommand)]
+    Rules(crate::inspect_rules::RulesCommand),
+    /// Node baselines of the node collector (file hashes).
+    #[command(subcommand)]
+    Baseline(crate::inspect_rules::BaselineCommand),
+}
+
+pub(crate) fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
     let default = Path::new(".ksx-inspect.yaml");
     let path = match path {
         Some(p) => p,
@@ -95,12 +139,20 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
     clippy::print_stderr,
     reason = "diagnostics of the run go to standard error"
 )]
-fn warn(line: &str) {
+pub(crate) fn warn(line: &str) {
     eprintln!("{line}");
 }
 
 /// Runs `ksx inspect`.
 pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<Outcome> {
+    match &args.command {
+        Some(InspectCommand::Diff(a)) => return crate::inspect_diff::run(a),
+        Some(InspectCommand::Plan(c)) => return crate::inspect_plan::run(c),
+        Some(InspectCommand::Checks(a)) => return crate::inspect_checks::run(a),
+        Some(InspectCommand::Rules(c)) => return crate::inspect_rules::run_rules(c),
+        Some(InspectCommand::Baseline(c)) => return crate::inspect_rules::run_baseline(c),
+        None => {}
+    }
     for p in &args.files {
         if p != Path::new("-") && !p.exists() {
             anyhow::bail!("{}: no such file or directory", p.display());
@@ -121,7 +173,7 @@ pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<Outcome> {
         no_annotation_exemptions: args.no_annotation_exemptions,
         fail_on: Some(fail_on),
     };
-    let rules = match ksx_inspect::rules::read_rule_files(&args.rules)
+    let mut rules = match ksx_inspect::rules::read_rule_files(&args.rules)
         .and_then(|files| ksx_inspect::rules::load_rules(&files))
     {
         Ok(rules) => rules,
@@ -137,12 +189,39 @@ pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<Outcome> {
             return Ok(Outcome::Failed(2));
         }
     };
-    let engine = Engine::with_rules(&config, &options, rules)?;
     let clock = SystemClock;
     let started = clock.now();
+    // Prometheus and node-collector results are gathered first and carried by their rules.
+    let mut external = match crate::inspect_rules::gather(args, &mut rules, started) {
+        Ok(errors) => errors,
+        Err(e) => {
+            warn(&format!("error: {e:#}"));
+            return Ok(Outcome::Failed(
+                e.downcast_ref::<crate::inspect_rules::InputError>()
+                    .map_or(1, |_| 2),
+            ));
+        }
+    };
+    let engine = Engine::with_rules(&config, &options, rules)?;
     let loaded = ksx_core::manifest::load_paths(&args.files);
     let mut bundle = Bundle::from_loaded(&loaded, engine.default_namespace());
     bundle.inputs = args.files.iter().map(|p| p.display().to_string()).collect();
+    if args.cluster {
+        match crate::inspect_rules::cluster_bundle(args) {
+            Ok(live) => {
+                bundle.errors.extend(live.errors.iter().cloned());
+                bundle.inputs.extend(live.inputs.iter().cloned());
+                for o in live.objects() {
+                    bundle.push(o.clone());
+                }
+            }
+            Err(e) => {
+                warn(&format!("error: {e:#}"));
+                return Ok(Outcome::Failed(1));
+            }
+        }
+    }
+    bundle.errors.append(&mut external);
     let mut report = engine.inspect(&bundle, &clock);
     let finished = clock.now();
     report.run.started_at = started.to_string();
@@ -164,6 +243,8 @@ pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<Outcome> {
         InspectFormat::Json => Format::Json,
         InspectFormat::Markdown => Format::Markdown,
         InspectFormat::Sarif => Format::Sarif,
+        InspectFormat::Junit => Format::Junit,
+        InspectFormat::Html => Format::Html,
     };
     let table = TableOptions {
         show_exempted: args.show_exempted,

@@ -259,7 +259,7 @@ fn sarif_has_the_required_shape() {
                 .expect("fp")
                 .starts_with("sha256:")
         );
-        assert_eq!(r["logicalLocations"][0]["kind"], "resource");
+        assert_eq!(r["locations"][0]["logicalLocations"][0]["kind"], "resource");
         let loc = &r["locations"][0]["physicalLocation"];
         assert_eq!(loc["artifactLocation"]["uriBaseId"], "SRCROOT");
         assert!(loc["region"]["startLine"].as_u64().is_some_and(|l| l >= 1));

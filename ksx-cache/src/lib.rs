@@ -19,8 +19,10 @@
 //!   deltas, `capacity_used_rate`) and [`status::HitRatioTracker`].
 //! - [`error`]: the crate's error type; spec errors name the object and the field.
 //!
-//! No module here does I/O, reads a clock or uses unseeded randomness. The crate has no features yet; the data
-//! path (`CachedStore` over `object_store`) arrives later and will drive the same [`EvictionPolicy`] engines.
+//! No module above does I/O, reads a clock or uses unseeded randomness. The data path, `store` (feature `store`,
+//! on by default), is the exception by design: `store::CachedStore` is a read-through block cache over any
+//! `object_store::ObjectStore` (memory and disk tiers, checksums, single-flight, read-ahead, `ksx_cache_*`
+//! metrics), and its tiers drive the same [`EvictionPolicy`] engines as the simulator.
 //!
 //! Replaying a trace through a policy and through the simulator:
 //!
@@ -48,8 +50,14 @@ pub mod model;
 pub mod placement;
 pub mod policy;
 pub mod resolve;
+#[cfg(feature = "s3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
+pub mod s3;
 pub mod sim;
 pub mod status;
+#[cfg(feature = "store")]
+#[cfg_attr(docsrs, doc(cfg(feature = "store")))]
+pub mod store;
 pub mod trace;
 
 pub use error::{Error, Result};

@@ -20,8 +20,8 @@ use crate::checks::{CATALOGUE, CheckFn, Ctx, Hit};
 use crate::config::{Config, CrossObject, Exemption, Override, parse_kube_version};
 use crate::error::{Error, Result};
 use crate::model::{
-    Bucket, Category, CheckInfo, ErrorKind, Finding, Location, Report, Run, RunError, Scope,
-    Severity, Summary, Suppressed, SuppressedBy, Tool,
+    Bucket, Category, CheckInfo, ErrorKind, Finding, Location, PassedTestLog, PassedTests, Report,
+    Run, RunError, Scope, Severity, Summary, Suppressed, SuppressedBy, Tool,
 };
 use crate::pod;
 use crate::rules::Rule;
@@ -299,7 +299,11 @@ impl Engine {
                     title: rule.title.clone(),
                     category: rule.category,
                     default_severity: rule.severity,
-                    scope: Scope::Static,
+                    scope: if matches!(rule.kind, crate::rules::RuleKind::Object) {
+                        Scope::Static
+                    } else {
+                        Scope::Live
+                    },
                     remediation: rule.remediation.clone(),
                     references: rule.references.clone(),
                     file: Some(rule.file.clone()),
@@ -453,10 +457,12 @@ impl Engine {
         std::thread::scope(|s| {
             let handles: Vec<_> = objects
                 .chunks(chunk)
-                .map(|part| {
+                .enumerate()
+                .map(|(n, part)| {
                     s.spawn(move || {
                         part.iter()
-                            .flat_map(|o| self.evaluate(bundle, o, now))
+                            .enumerate()
+                            .flat_map(|(i, o)| self.evaluate(bundle, o, n * chunk + i, now))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -468,7 +474,8 @@ impl Engine {
                 }
             }
         });
-        let tests: Vec<TestResult> = results.into_iter().flatten().collect();
+        let mut tests: Vec<TestResult> = results.into_iter().flatten().collect();
+        tests.extend(self.evaluate_detached(bundle, now));
         let mut errors = bundle.errors.clone();
         errors.extend(self.diagnostics.iter().cloned());
         for e in &self.exemptions {
@@ -493,10 +500,40 @@ impl Engine {
         self.assemble(bundle, tests, errors, now)
     }
 
+    /// Tests of Prometheus and node rules on resources the bundle lacks ([`Rule::detached_objects`]).
+    fn evaluate_detached(&self, bundle: &Bundle, now: jiff::Timestamp) -> Vec<TestResult> {
+        let mut out = Vec::new();
+        for (idx, c) in self.checks.iter().enumerate() {
+            let Evaluator::Custom(rule) = &c.eval else {
+                continue;
+            };
+            if !c.enabled {
+                continue;
+            }
+            for obj in rule.detached_objects(bundle) {
+                if let Some(hits) = rule.evaluate(&obj) {
+                    let findings = hits
+                        .into_iter()
+                        .map(|h| self.finding(c, &obj, h, None, now))
+                        .collect();
+                    out.push(TestResult {
+                        check: idx,
+                        namespace: obj.namespace().to_owned(),
+                        findings,
+                        object: None,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// The tests of `obj`, the `index`-th object of `bundle`.
     fn evaluate(
         &self,
         bundle: &Bundle,
         obj: &InspectObject,
+        index: usize,
         now: jiff::Timestamp,
     ) -> Vec<TestResult> {
         let annotation = if self.annotations_allowed {
@@ -531,6 +568,7 @@ impl Engine {
                 check: idx,
                 namespace: obj.namespace().to_owned(),
                 findings,
+                object: Some(index),
             });
         }
         out
@@ -644,6 +682,7 @@ impl Engine {
             .collect();
         let mut by_ns: BTreeMap<String, (Bucket, Weights)> = BTreeMap::new();
         let mut findings = Vec::new();
+        let mut passed: BTreeMap<usize, Vec<String>> = BTreeMap::new();
         for t in tests {
             let Some(c) = self.checks.get(t.check) else {
                 continue;
@@ -659,6 +698,9 @@ impl Engine {
                 Outcome::Failed
             } else if t.findings.is_empty() {
                 summary.tests.passed += 1;
+                if let Some(o) = t.object {
+                    passed.entry(o).or_default().push(c.id.clone());
+                }
                 Outcome::Passed
             } else {
                 summary.tests.exempted += 1;
@@ -708,6 +750,7 @@ impl Engine {
             })
             .collect();
         findings.sort_by(|a, b| finding_key(a).cmp(&finding_key(b)));
+        summary.passed_tests = PassedTestLog(passed_tests(bundle, passed));
         let checks = self
             .checks
             .iter()
@@ -822,6 +865,41 @@ struct TestResult {
     check: usize,
     namespace: String,
     findings: Vec<Finding>,
+    /// The index of the object in the bundle; `None` for detached objects (Prometheus and node rules).
+    object: Option<usize>,
+}
+
+/// The passed tests per object (`passed`: object index → check IDs), in report order.
+fn passed_tests(bundle: &Bundle, passed: BTreeMap<usize, Vec<String>>) -> Vec<PassedTests> {
+    let objects = bundle.objects();
+    let mut out: Vec<PassedTests> = passed
+        .into_iter()
+        .filter_map(|(i, checks)| {
+            let obj = objects.get(i)?;
+            Some(PassedTests {
+                resource: obj.resource.clone(),
+                location: obj.source.as_ref().map(|s| Location {
+                    file: s.file.clone(),
+                    document: s.document,
+                    line: s.line,
+                    column: 1,
+                    template_source: obj.template_source.clone(),
+                }),
+                checks,
+            })
+        })
+        .collect();
+    fn key(p: &PassedTests) -> (&str, &str, &str, Option<&Location>) {
+        let r = &p.resource;
+        (
+            r.namespace.as_deref().unwrap_or(""),
+            &r.kind,
+            &r.name,
+            p.location.as_ref(),
+        )
+    }
+    out.sort_by(|a, b| key(a).cmp(&key(b)));
+    out
 }
 
 /// The IDs and reason of the `ksx.io/exempt` annotation on the object or its pod template.

@@ -11,7 +11,15 @@
 //! - [`engine`]: [`Engine`] compiles once and inspects bundles in parallel; pure apart from the [`Clock`] read.
 //! - [`rules`]: custom rules in YAML (`kind: InspectRule`): JSONPath-subset paths, conditions, exact quantity
 //!   comparisons and message templates, validated with file:line:column errors before anything runs.
-//! - [`report`]: table, JSON, Markdown and SARIF 2.1.0 renderings.
+//!   `rules::prometheus` evaluates `type: prometheus` rules through a PromQL seam (the Prometheus HTTP API with
+//!   feature `prometheus`); `rules::node` is the node collector behind `ksx-node-inspect` (`type: node`: sysctl,
+//!   systemd, file hashes against a first-run baseline, log scanning). Their results ride on the rules as
+//!   observations, so the engine counts them like any other test.
+//! - [`report`]: table, JSON, Markdown, SARIF 2.1.0, JUnit XML and standalone HTML renderings.
+//! - [`plan`]: inspection plans (`kind: InspectPlan`): cron schedules in a time zone, scheduling decisions,
+//!   stored results (`InspectResult`) with retention, in files or PostgreSQL (feature `postgres`).
+//! - [`diff`]: new, fixed and unchanged findings between two results, matched by fingerprint.
+//! - [`live`]: bundles read from a live cluster through the `ksx-core` cluster seam (namespace filter).
 //! - [`pod`]: pod-spec helpers shared by checks (container sets, effective security context, selectors).
 //!
 //! ```
@@ -75,9 +83,12 @@
 pub mod bundle;
 pub mod checks;
 pub mod config;
+pub mod diff;
 pub mod engine;
 pub mod error;
+pub mod live;
 pub mod model;
+pub mod plan;
 pub mod pod;
 pub mod report;
 pub mod rules;

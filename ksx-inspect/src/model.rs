@@ -280,6 +280,52 @@ pub struct Summary {
     pub by_category: BTreeMap<String, Bucket>,
     /// Per namespace (`""` = cluster-scoped).
     pub by_namespace: BTreeMap<String, Bucket>,
+    /// The tests each object passed, in report order. Not part of the JSON: with the findings (failed and
+    /// exempted tests) they make the whole list of tests that the JUnit rendering needs for its passing
+    /// testcases; a report read back from JSON has none.
+    #[serde(skip)]
+    pub passed_tests: PassedTestLog,
+}
+
+/// The passed tests of a run, per object. Like the JSON, which leaves them out, equality ignores them: two
+/// reports are equal when their JSON is, whatever input lines their passed tests point at.
+#[derive(Debug, Clone, Default)]
+pub struct PassedTestLog(pub Vec<PassedTests>);
+
+impl PartialEq for PassedTestLog {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for PassedTestLog {}
+
+impl<'a> IntoIterator for &'a PassedTestLog {
+    type Item = &'a PassedTests;
+    type IntoIter = std::slice::Iter<'a, PassedTests>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl std::ops::Deref for PassedTestLog {
+    type Target = Vec<PassedTests>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+/// The checks one object passed (spec §1.2: a test is one applicable check × object pair).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassedTests {
+    /// The object.
+    pub resource: Resource,
+    /// Where it is in the input; `None` for live objects.
+    pub location: Option<Location>,
+    /// IDs of the checks it passed, in the engine's check order.
+    pub checks: Vec<String>,
 }
 
 /// The kind of a run error.

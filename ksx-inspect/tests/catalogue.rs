@@ -22,7 +22,18 @@ fn inspect(path: &Path, checks: Option<Vec<String>>) -> Report {
         path.display(),
         loaded.diagnostics
     );
-    let bundle = Bundle::from_loaded(&loaded, "default");
+    let mut bundle = Bundle::from_loaded(&loaded, "default");
+    // Live checks act on live objects only: their fixtures are replayed as objects read from a cluster.
+    let live = |id: &String| {
+        ksx_inspect::checks::builtin(id).is_some_and(|d| d.scope == ksx_inspect::model::Scope::Live)
+    };
+    if checks.as_ref().is_some_and(|c| c.iter().all(live)) {
+        let objects = bundle.objects().iter().cloned().map(|mut o| {
+            o.source = None;
+            o
+        });
+        bundle = Bundle::from_objects(objects.collect());
+    }
     let options = RunOptions {
         checks,
         ..RunOptions::default()

@@ -6,7 +6,9 @@
 //! index; they never do I/O.
 
 mod efficiency;
+pub(crate) mod live;
 mod networking;
+mod node;
 mod rbac;
 mod rel_hpa_vpa_conflict;
 mod reliability;
@@ -171,6 +173,14 @@ const CRONJOBS: &str = "https://kubernetes.io/docs/concepts/workloads/controller
 const STS: &str = "https://kubernetes.io/docs/concepts/workloads/controllers/statefulset/";
 const PRIORITY: &str =
     "https://kubernetes.io/docs/concepts/scheduling-eviction/pod-priority-preemption/";
+const DEPLOY_DOC: &str =
+    "https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#deployment-status";
+const EVENTS_DOC: &str =
+    "https://kubernetes.io/docs/reference/kubernetes-api/cluster-resources/event-v1/";
+const SKEW_DOC: &str = "https://kubernetes.io/releases/version-skew-policy/";
+const NODE_DOC: &str = "https://kubernetes.io/docs/concepts/architecture/nodes/#condition";
+const POD_LIFECYCLE: &str = "https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/";
+const PVC_DOC: &str = "https://kubernetes.io/docs/concepts/storage/persistent-volumes/";
 const SYSCTL: &str = "https://kubernetes.io/docs/tasks/administer-cluster/sysctl-cluster/";
 const LABELS: &str = "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/";
 const VPA_LIMITS: &str = "https://github.com/kubernetes/autoscaler/blob/master/vertical-pod-autoscaler/docs/known-limitations.md";
@@ -190,8 +200,32 @@ macro_rules! check {
     };
 }
 
+macro_rules! live {
+    ($id:literal, $cat:ident, $sev:ident, $title:literal, $rem:literal, [$($r:expr),*], $f:path) => {
+        CheckDef {
+            id: $id,
+            category: Category::$cat,
+            severity: Severity::$sev,
+            scope: Scope::Live,
+            title: $title,
+            remediation: $rem,
+            references: &[$($r),*],
+            eval: $f,
+        }
+    };
+}
+
 /// Every built-in check, sorted by ID.
 pub static CATALOGUE: &[CheckDef] = &[
+    live!(
+        "deployment-unavailable",
+        Reliability,
+        Danger,
+        "Deployment is available",
+        "Inspect the Deployment's conditions and its newest ReplicaSet's pods (kubectl describe) and fix what keeps replicas unavailable.",
+        [DEPLOY_DOC],
+        live::deployment_unavailable
+    ),
     check!(
         "eff-cpu-limits",
         Efficiency,
@@ -246,6 +280,24 @@ pub static CATALOGUE: &[CheckDef] = &[
         [RES],
         efficiency::request_above_limit
     ),
+    live!(
+        "event-warnings",
+        Reliability,
+        Info,
+        "No recent Warning events",
+        "Look at the involved object's Warning events (kubectl events --for) and fix their cause.",
+        [EVENTS_DOC],
+        live::event_warnings
+    ),
+    live!(
+        "job-failed",
+        Reliability,
+        Warning,
+        "Job has not failed recently",
+        "Read the failed pods' logs, fix the cause and re-run the Job; raise backoffLimit or activeDeadlineSeconds if they were too tight.",
+        [JOBS],
+        live::job_failed
+    ),
     check!(
         "net-ingress-backend-exists",
         Networking,
@@ -282,6 +334,15 @@ pub static CATALOGUE: &[CheckDef] = &[
         [NETPOL],
         networking::network_policy_coverage
     ),
+    live!(
+        "net-service-endpoints-empty",
+        Networking,
+        Warning,
+        "Service has ready endpoints",
+        "Make the selected pods ready (probes, crashes) or fix spec.selector so that it selects running pods.",
+        [SVC],
+        live::service_endpoints_empty
+    ),
     check!(
         "net-service-nodeport",
         Networking,
@@ -308,6 +369,87 @@ pub static CATALOGUE: &[CheckDef] = &[
         "Set spec.ports[].targetPort to a ports[].name of the selected containers, or to a port number.",
         [SVC],
         networking::service_target_port
+    ),
+    live!(
+        "node-kubelet-version-skew",
+        Node,
+        Warning,
+        "Kubelet version is within the supported skew",
+        "Upgrade the node's kubelet to the API server's minor version (never newer than the API server).",
+        [SKEW_DOC],
+        node::kubelet_version_skew
+    ),
+    live!(
+        "node-not-ready",
+        Node,
+        Danger,
+        "Node is Ready",
+        "Check the kubelet and container runtime on the node (journalctl -u kubelet) and its network to the API server.",
+        [NODE_DOC],
+        node::node_not_ready
+    ),
+    live!(
+        "node-pressure",
+        Node,
+        Warning,
+        "Node has no resource pressure",
+        "Free memory, disk or PIDs on the node (evict or move workloads, clean images) or fix its network plugin.",
+        [NODE_DOC],
+        node::node_pressure
+    ),
+    live!(
+        "node-problem-condition",
+        Node,
+        Warning,
+        "Node reports no problem condition",
+        "Investigate the problem node-problem-detector reports (kernel, filesystem, runtime) and drain the node if needed.",
+        [NODE_DOC],
+        node::node_problem_condition
+    ),
+    live!(
+        "pod-crashloop",
+        Reliability,
+        Danger,
+        "Pod is not crash-looping",
+        "Read the previous container's logs (kubectl logs --previous) and fix the crash, its probes or its resources.",
+        [POD_LIFECYCLE],
+        live::pod_crashloop
+    ),
+    live!(
+        "pod-image-pull-error",
+        Reliability,
+        Danger,
+        "Pod images can be pulled",
+        "Fix the image reference or tag, or give the pod imagePullSecrets for the registry.",
+        [IMAGES],
+        live::pod_image_pull_error
+    ),
+    live!(
+        "pod-oomkilled",
+        Reliability,
+        Warning,
+        "Pod was not OOMKilled recently",
+        "Raise resources.limits.memory of the container or reduce its memory use.",
+        [RES],
+        live::pod_oomkilled
+    ),
+    live!(
+        "pod-pending-long",
+        Reliability,
+        Warning,
+        "Pod is not stuck Pending",
+        "Read the PodScheduled condition and events: free or add capacity, or fix nodeSelector, affinity, taints or volume claims.",
+        [POD_LIFECYCLE],
+        live::pod_pending_long
+    ),
+    live!(
+        "pvc-pending",
+        Reliability,
+        Warning,
+        "PersistentVolumeClaim is bound",
+        "Check the StorageClass and its provisioner, or create a matching PersistentVolume; restore a Lost claim's volume.",
+        [PVC_DOC],
+        live::pvc_pending
     ),
     check!(
         "rbac-cluster-admin-binding",
@@ -821,6 +963,15 @@ pub static CATALOGUE: &[CheckDef] = &[
         "Remove windowsOptions.hostProcess or set it to false.",
         [PSS],
         security::windows_host_process
+    ),
+    live!(
+        "workload-unavailable",
+        Reliability,
+        Danger,
+        "StatefulSet or DaemonSet is fully available",
+        "Inspect the unready or unavailable pods (kubectl describe) and fix their scheduling, probes or crashes.",
+        [STS],
+        live::workload_unavailable
     ),
 ];
 

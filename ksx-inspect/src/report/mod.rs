@@ -1,11 +1,16 @@
 //! Renderings of a [`Report`]: JSON (the stable contract of spec §6.2), a table for people, Markdown for
-//! pull-request comments and SARIF 2.1.0 for code-scanning tools. Renderers only format; they never re-evaluate or reorder beyond the report's order.
+//! pull-request comments, SARIF 2.1.0 for code-scanning tools, JUnit XML for CI test views and a standalone
+//! HTML page. Renderers only format; they never re-evaluate or reorder beyond the report's order.
 
+mod html;
+mod junit;
 mod sarif;
 
 use std::fmt::Write as _;
 use std::io;
 
+pub use html::{html_escape, to_html};
+pub use junit::{to_junit, xml_escape};
 pub use sarif::{SARIF_SCHEMA, to_sarif};
 
 use crate::model::{Report, Severity};
@@ -21,6 +26,10 @@ pub enum Format {
     Markdown,
     /// SARIF 2.1.0.
     Sarif,
+    /// JUnit XML: a testsuite per resource, a testcase per test.
+    Junit,
+    /// One self-contained HTML page.
+    Html,
 }
 
 /// Options of the table renderer.
@@ -49,6 +58,8 @@ pub fn render(
         Format::Sarif => {
             serde_json::to_string_pretty(&to_sarif(report)).map_err(io::Error::other)? + "\n"
         }
+        Format::Junit => to_junit(report),
+        Format::Html => to_html(report),
     };
     out.write_all(text.as_bytes())
 }

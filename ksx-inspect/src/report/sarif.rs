@@ -109,20 +109,25 @@ pub fn to_sarif(report: &Report) -> Value {
                 "ruleIndex": index.get(f.check_id.as_str()).copied().unwrap_or(0),
                 "level": level(f.severity),
                 "message": {"text": f.message},
-                "logicalLocations": [{"name": format!("{}/{}", r.kind, r.name), "fullyQualifiedName": fqn, "kind": "resource"}],
                 "partialFingerprints": {"ksx/v1": f.fingerprint},
                 "properties": {"path": f.path, "container": f.container, "namespace": r.namespace},
             });
             if let Some(obj) = result.as_object_mut() {
-                if let Some(l) = &f.location {
-                    obj.insert(
-                        "locations".to_owned(),
-                        json!([{"physicalLocation": {
+                // SARIF keeps logical locations inside a location: locations[0] always names the resource, and
+                // carries the file position too for file input.
+                let mut location = json!({
+                    "logicalLocations": [{"name": format!("{}/{}", r.kind, r.name), "fullyQualifiedName": fqn, "kind": "resource"}],
+                });
+                if let (Some(l), Some(loc)) = (&f.location, location.as_object_mut()) {
+                    loc.insert(
+                        "physicalLocation".to_owned(),
+                        json!({
                             "artifactLocation": artifact_location(&l.file),
                             "region": {"startLine": l.line, "startColumn": l.column},
-                        }}]),
+                        }),
                     );
                 }
+                obj.insert("locations".to_owned(), json!([location]));
                 if let Some(s) = &f.suppressed {
                     let kind = match s.by {
                         SuppressedBy::Annotation => "inSource",

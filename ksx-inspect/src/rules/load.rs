@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::cond::{Cond, OPERATORS, Op};
 use super::path::Path;
 use super::template::Template;
-use super::{ForEach, Match, NameFilter, Rule};
+use super::{ForEach, Match, NameFilter, Rule, RuleKind};
 use crate::checks::builtin;
 use crate::model::{Category, Severity};
 
@@ -100,7 +100,7 @@ fn distance(a: &str, b: &str) -> usize {
     prev.last().copied().unwrap_or(0)
 }
 
-fn unknown_field(field: &str, key: &str, known: &[&str]) -> String {
+pub(super) fn unknown_field(field: &str, key: &str, known: &[&str]) -> String {
     let best = known
         .iter()
         .map(|k| (distance(key, k), *k))
@@ -319,21 +319,28 @@ fn parse_rule(doc: &mut Doc<'_>, value: &Value) -> Option<Rule> {
         }
     }
     let ty = spec.get("type").and_then(Value::as_str).unwrap_or("object");
-    if ty != "object" {
-        if ["prometheus", "node"].contains(&ty) {
-            doc.err(
-                &["spec", "type"],
-                Some(ty),
-                format!("rules of type \"{ty}\" are not supported by this build yet"),
-            );
-        } else {
-            doc.err(
-                &["spec", "type"],
-                Some(ty),
-                format!("field \"spec.type\" must be one of object, prometheus, node; got {ty:?}"),
-            );
+    let rule_kind = {
+        let mut sink = |keys: &[&str], value: Option<&str>, problem: String| {
+            doc.err(keys, value, problem);
+        };
+        match ty {
+            "object" => Some(RuleKind::Object),
+            "prometheus" => {
+                super::prometheus::parse(spec, &mut sink).map(|p| RuleKind::Prometheus(Box::new(p)))
+            }
+            "node" => super::node::parse(spec, &mut sink).map(|n| RuleKind::Node(Box::new(n))),
+            _ => {
+                sink(
+                    &["spec", "type"],
+                    Some(ty),
+                    format!(
+                        "field \"spec.type\" must be one of object, prometheus, node; got {ty:?}"
+                    ),
+                );
+                None
+            }
         }
-    }
+    };
     let severity = match spec
         .get("severity")
         .map(|v| (v, v.as_str().and_then(Severity::parse)))
@@ -433,7 +440,11 @@ fn parse_rule(doc: &mut Doc<'_>, value: &Value) -> Option<Rule> {
         matcher,
         for_each,
         when,
-        expect: expect?,
+        expect: match expect {
+            Some(e) => e,
+            None if ty == "object" => return None,
+            None => Cond::All(Vec::new()),
+        },
         message,
         remediation: spec
             .get("remediation")
@@ -442,6 +453,8 @@ fn parse_rule(doc: &mut Doc<'_>, value: &Value) -> Option<Rule> {
             .to_owned(),
         references: strings(spec.get("references")),
         file: doc.file.to_owned(),
+        kind: rule_kind?,
+        observations: Vec::new(),
     })
 }
 

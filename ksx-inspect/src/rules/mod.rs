@@ -5,7 +5,9 @@
 
 pub mod cond;
 pub mod load;
+pub mod node;
 pub mod path;
+pub mod prometheus;
 pub mod template;
 
 use std::collections::BTreeMap;
@@ -98,6 +100,27 @@ pub enum ForEach {
     Path(Path),
 }
 
+/// What a rule inspects (`spec.type`).
+#[derive(Debug, Clone)]
+pub enum RuleKind {
+    /// `object` (default): conditions over Kubernetes objects.
+    Object,
+    /// `prometheus`: a PromQL query and threshold (spec §2.6).
+    Prometheus(Box<prometheus::PromRule>),
+    /// `node`: checks run on nodes by `ksx-node-inspect` (spec §2.7).
+    Node(Box<node::NodeRule>),
+}
+
+/// One test of a Prometheus or node rule, evaluated outside the engine: the resource and its findings (none =
+/// passed). Attached to the rule before the engine runs; see [`Rule::observations`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    /// The resource the findings are on (`Node/<name>`, a Pod, `Metric/<rule id>`).
+    pub resource: crate::model::Resource,
+    /// The findings; empty when the test passed.
+    pub hits: Vec<Hit>,
+}
+
 /// A compiled custom rule.
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -127,6 +150,10 @@ pub struct Rule {
     pub references: Vec<String>,
     /// The rule file.
     pub file: String,
+    /// The rule's type and its type-specific part.
+    pub kind: RuleKind,
+    /// Results of a Prometheus or node rule gathered before the run (unused by object rules).
+    pub observations: Vec<Observation>,
 }
 
 fn set_of(name: &str) -> (ContainerSet, Option<&'static str>) {
@@ -141,6 +168,9 @@ fn set_of(name: &str) -> (ContainerSet, Option<&'static str>) {
 impl Rule {
     /// Evaluates the rule on one object: `None` when it does not apply (no test), else its findings.
     pub fn evaluate(&self, obj: &InspectObject) -> Option<Vec<Hit>> {
+        if !matches!(self.kind, RuleKind::Object) {
+            return self.observed(obj);
+        }
         if !self.matcher.matches(obj) {
             return None;
         }
@@ -206,6 +236,54 @@ impl Rule {
             }
         }
         applied.then_some(hits)
+    }
+
+    /// The attached observations on `obj`: `None` when there is none (no test).
+    fn observed(&self, obj: &InspectObject) -> Option<Vec<Hit>> {
+        let mut found = false;
+        let mut hits = Vec::new();
+        for o in &self.observations {
+            if o.resource.kind == obj.resource.kind
+                && o.resource.name == obj.resource.name
+                && o.resource.namespace == obj.resource.namespace
+            {
+                found = true;
+                hits.extend(o.hits.iter().cloned());
+            }
+        }
+        found.then_some(hits)
+    }
+
+    /// Objects for the observed resources that `bundle` lacks (a Node or Pod that was not inspected,
+    /// `Metric/<rule id>`), so that their tests still count; the engine evaluates them like bundle objects.
+    pub fn detached_objects(&self, bundle: &crate::bundle::Bundle) -> Vec<InspectObject> {
+        let mut out: Vec<InspectObject> = Vec::new();
+        for o in &self.observations {
+            let r = &o.resource;
+            let ns = r.namespace.as_deref().unwrap_or("");
+            // Live scope: a manifest object of the same name does not stand in for the live resource.
+            if bundle
+                .find(ns, &r.kind, &r.name)
+                .is_some_and(|o| o.source.is_none())
+                || out.iter().any(|d| d.resource == *r)
+            {
+                continue;
+            }
+            let mut meta = serde_json::Map::new();
+            meta.insert("name".to_owned(), Value::String(r.name.clone()));
+            if let Some(ns) = &r.namespace {
+                meta.insert("namespace".to_owned(), Value::String(ns.clone()));
+            }
+            let value = serde_json::json!({
+                "apiVersion": r.api_version,
+                "kind": r.kind,
+                "metadata": meta,
+            });
+            let mut obj = InspectObject::new(value, None, ns);
+            obj.resource = r.clone();
+            out.push(obj);
+        }
+        out
     }
 
     fn render(

@@ -1,0 +1,116 @@
+//! `ksx-node-inspect`: the node collector of `ksx inspect` (spec `inspect.md` §2.7). Runs the `type: node` rules
+//! whose `nodeSelector` matches this node on the local machine (sysctl, systemd units, file hashes against a
+//! first-run baseline, log scanning) and prints the findings as JSON (`NodeResults`), which the engine merges as
+//! findings on `Node/<name>`. Exit 0 after printing, 2 on bad rules or arguments, 1 when it cannot write.
+
+#[path = "../../bin_support.rs"]
+#[allow(
+    dead_code,
+    reason = "the collector needs only part of the shared helpers"
+)]
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser;
+use ksx_inspect::rules::node::{FileBaselines, LocalHost, collect};
+use ksx_inspect::rules::{RuleKind, load_rules, read_rule_files};
+
+/// Runs node rules on this machine and prints the findings as JSON.
+#[derive(Debug, Parser)]
+#[command(name = "ksx-node-inspect", version)]
+struct Args {
+    /// Rule directories or files (`type: node` rules are run; others are ignored).
+    #[arg(long = "rules", required = true)]
+    rules: Vec<PathBuf>,
+    /// This node's name (default: `NODE_NAME`, else the kernel hostname).
+    #[arg(long)]
+    node: Option<String>,
+    /// A node label `key=value` for `nodeSelector` (repeatable; `kubernetes.io/os=linux` and
+    /// `kubernetes.io/hostname=<node>` are always set).
+    #[arg(long = "label")]
+    labels: Vec<String>,
+    /// Where the node's root filesystem is (`/`, or the host root mounted read-only into a collector pod).
+    #[arg(long, default_value = "/")]
+    root: PathBuf,
+    /// The first-run hash baseline file.
+    #[arg(long, default_value = ksx_inspect::rules::node::DEFAULT_BASELINE_FILE)]
+    baseline: PathBuf,
+    /// Write the JSON here instead of standard output.
+    #[arg(short = 'o', long)]
+    output: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    support::run_main(run(args), |e| {
+        if e.to_string().starts_with("cannot write") {
+            1
+        } else {
+            2
+        }
+    })
+}
+
+fn node_name(args: &Args) -> String {
+    args.node
+        .clone()
+        .or_else(|| std::env::var("NODE_NAME").ok().filter(|n| !n.is_empty()))
+        .or_else(|| {
+            std::fs::read_to_string(args.root.join("proc/sys/kernel/hostname"))
+                .ok()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let files = read_rule_files(&args.rules).map_err(|errors| rule_errors(&errors))?;
+    let rules = load_rules(&files).map_err(|errors| rule_errors(&errors))?;
+    let node = node_name(&args);
+    let mut labels = BTreeMap::from([
+        ("kubernetes.io/os".to_owned(), "linux".to_owned()),
+        ("kubernetes.io/hostname".to_owned(), node.clone()),
+    ]);
+    for l in &args.labels {
+        let (k, v) = l
+            .split_once('=')
+            .with_context(|| format!("--label {l:?}: expected key=value"))?;
+        labels.insert(k.to_owned(), v.to_owned());
+    }
+    let node_rules = rules
+        .iter()
+        .filter(|r| matches!(r.kind, RuleKind::Node(_)))
+        .count();
+    tracing::info!(node = %node, rules = node_rules, "collecting");
+    let host = LocalHost {
+        root: args.root.clone(),
+        ..LocalHost::default()
+    };
+    let mut baselines = FileBaselines::open(&args.baseline).map_err(anyhow::Error::msg)?;
+    let results = collect(&rules, &node, &labels, &host, &mut baselines);
+    baselines
+        .save()
+        .map_err(|e| anyhow::anyhow!("cannot write the baseline: {e}"))?;
+    let mut text = serde_json::to_string_pretty(&results)?;
+    text.push('\n');
+    match &args.output {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,
+        None => support::emit(&text),
+    }
+    Ok(())
+}
+
+fn rule_errors(errors: &[ksx_inspect::rules::RuleError]) -> anyhow::Error {
+    let mut text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    text.push(format!(
+        "{} rule error(s); no inspection was run",
+        errors.len()
+    ));
+    anyhow::anyhow!(text.join("\n"))
+}
