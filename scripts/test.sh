@@ -24,6 +24,14 @@ cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 step "doc tests"
 cargo test --workspace --all-features --locked --doc
 
+if [[ "${KSX_BROWSER_TESTS:-}" == 1 ]] && ! command -v chromium >/dev/null 2>&1; then
+  step "chromium for the opt-in browser check (KSX_BROWSER_TESTS=1)"
+  sudo_cmd=""
+  if [[ "$(id -u)" != 0 ]]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y --no-install-recommends chromium
+fi
+
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --all-features --locked --no-fail-fast
