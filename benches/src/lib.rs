@@ -270,6 +270,21 @@ pub fn sched_run(
     percentage: u8,
     parallelism: usize,
 ) -> Result<(usize, usize, usize), ksx_gpu::Error> {
+    sched_run_with(w, percentage, parallelism, false)
+}
+
+/// [`sched_run`] through the fast path (`reference: false`, `Scheduler::schedule_all`) or the straightforward
+/// reference path (`true`: `Scheduler::schedule_reference` pod by pod, in input order, which is QueueSort order
+/// here since the pods have no priority and no creation time).
+///
+/// # Errors
+/// A snapshot or node-group error, which would be a bug in the generator.
+pub fn sched_run_with(
+    w: &SchedWorkload,
+    percentage: u8,
+    parallelism: usize,
+    reference: bool,
+) -> Result<(usize, usize, usize), ksx_gpu::Error> {
     use ksx_gpu::framework::{Decision, Profile, Scheduler};
     let snapshot = ksx_gpu::Snapshot::new(&w.nodes, &[])?;
     let profile = Profile {
@@ -280,7 +295,18 @@ pub fn sched_run(
     let mut scheduler =
         Scheduler::new(snapshot, profile).with_node_groups(w.groups.clone(), w.context.clone())?;
     let (mut ok, mut failed, mut evaluated) = (0, 0, 0);
-    for (_, d) in scheduler.schedule_all(&w.pending)? {
+    let decisions = if reference {
+        let mut out = Vec::with_capacity(w.pending.len());
+        for pod in &w.pending {
+            let info = scheduler.prepare(pod)?;
+            let d = scheduler.schedule_reference(&info);
+            out.push((info.key, d));
+        }
+        out
+    } else {
+        scheduler.schedule_all(&w.pending)?
+    };
+    for (_, d) in decisions {
         match d {
             Decision::Scheduled { evaluated: e, .. } => {
                 ok += 1;
@@ -295,6 +321,7 @@ pub fn sched_run(
     Ok((ok, failed, evaluated))
 }
 
+pub mod cache_data;
 pub mod scale;
 pub mod vpa;
 

@@ -53,6 +53,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// Device discovery failed: the NVML library is missing, the driver is not loaded, or a device query failed.
+    #[error("device discovery ({source_name}): {reason}")]
+    Discovery {
+        /// The discovery back-end and the device at fault (`NVML`, `NVML device 3`).
+        source_name: String,
+        /// What went wrong, with what to check.
+        reason: String,
+    },
+
     /// A node-group spec that is not valid: bad field, duplicate name, a node claimed by two groups.
     #[error("node group {group}: {reason}")]
     InvalidNodeGroup {

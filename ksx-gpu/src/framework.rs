@@ -18,6 +18,10 @@ use crate::plugins::taints::{self, UNSCHEDULABLE_REASON};
 use crate::plugins::{self, affinity, default_normalize};
 use crate::snapshot::{NodeId, NodeInfo, PodInfo, Snapshot};
 
+mod fast;
+mod pool;
+use fast::{ClassCache, FastRow};
+
 /// Fewer nodes than this are always all searched (`minFeasibleNodesToFind`).
 pub const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
 /// The adaptive percentage never goes below this (`minFeasibleNodesPercentageToFind`).
@@ -109,7 +113,9 @@ pub struct Profile {
     /// 0–100; 0 is adaptive.
     pub percentage_of_nodes_to_score: u8,
     /// Threads that filter and score one pod when every node is searched (upstream's default parallelism is 16;
-    /// ksx defaults to 1 and lets the driver choose). Results do not depend on it.
+    /// ksx defaults to 1 and lets the driver choose): [`Scheduler::schedule_all`] then keeps a pool of that many
+    /// threads for the batch (module `framework::pool`). Results do not depend on it; on a machine whose cores
+    /// are busy with other work one thread is usually faster (`benches/README.md`).
     pub parallelism: usize,
     /// The GPU policy: device order in GpuFit and the GPU score plugin (`GpuBinpack` or `GpuSpread`); a pod's
     /// `gpu.ksx.io/policy` annotation overrides it for device order.
@@ -217,7 +223,7 @@ impl Decision {
 }
 
 /// The per-pod state of every plugin.
-struct Prepared<'a> {
+pub(crate) struct Prepared<'a> {
     pod: &'a PodInfo,
     fit: FitChecks,
     fit_scorer: FitScorer,
@@ -237,6 +243,9 @@ pub struct Scheduler {
     next_start: usize,
     rows: Vec<Row>,
     column: Vec<i64>,
+    classes: ClassCache,
+    fast_rows: Vec<FastRow>,
+    found: Vec<(usize, Option<i64>)>,
 }
 
 /// A feasible node and its raw (then normalized) scores.
@@ -261,6 +270,9 @@ impl Scheduler {
             next_start: 0,
             rows: Vec::new(),
             column: Vec::new(),
+            classes: ClassCache::default(),
+            fast_rows: Vec::new(),
+            found: Vec::new(),
         }
     }
 
@@ -271,6 +283,7 @@ impl Scheduler {
     pub fn with_node_groups(mut self, groups: NodeGroups, context: GroupContext) -> Result<Self> {
         let membership = groups.assign(&self.snapshot)?;
         self.groups = Some((groups, membership, context));
+        self.classes.clear();
         Ok(self)
     }
 
@@ -292,6 +305,7 @@ impl Scheduler {
         self.profile.fit.ignored_resources.extend(names);
         self.profile.fit.ignored_groups.insert("ksx.io".to_owned());
         self.gpus = Some(table);
+        self.classes.clear();
         self
     }
 
@@ -528,6 +542,16 @@ impl Scheduler {
         decision
     }
 
+    /// [`Self::schedule`] through [`Self::decide_reference`]: the reference the fast path is tested against.
+    pub fn schedule_reference(&mut self, pod: &PodInfo) -> Decision {
+        let decision = self.decide_reference(pod);
+        if let Decision::Scheduled { node_id, .. } = &decision {
+            self.snapshot.bind(*node_id, pod);
+            self.commit_devices(pod, *node_id);
+        }
+        decision
+    }
+
     /// Binds a pod to a chosen node (an extender's bind, or a replayed decision): its requests and, with GPU
     /// devices configured, the devices GpuFit chooses there. Checks nothing: call [`Self::evaluate`] first.
     pub fn bind(&mut self, pod: &PodInfo, node: NodeId) {
@@ -560,8 +584,171 @@ impl Scheduler {
         table.node(id.index())?.pods.get(pod_key)
     }
 
-    /// Decides where a pod goes without binding it (the rotating index still advances).
+    /// Decides where a pod goes without binding it (the rotating index still advances): the fast path (module
+    /// docs of `framework::fast`), which gives the same decision as [`Self::decide_reference`].
     pub fn decide(&mut self, pod: &PodInfo) -> Decision {
+        let p = self.prepared(pod);
+        let class = self.static_class(&p);
+        let kernel = self.kernel(&p);
+        let n = self.snapshot.len();
+        let want = num_feasible_nodes_to_find(n, self.profile.percentage_of_nodes_to_score);
+        let mut rows = std::mem::take(&mut self.fast_rows);
+        rows.clear();
+        let mut evaluated = 0;
+        if n > 0 && want >= n {
+            self.scan(&p, &kernel, &class, &class.candidates, &mut rows);
+            evaluated = n;
+        } else if n > 0 {
+            let start = self.next_start % n;
+            let columns = self.snapshot.columns();
+            let mut found = std::mem::take(&mut self.found);
+            found.clear();
+            for id in (start..n).chain(0..start) {
+                if found.len() >= want {
+                    break;
+                }
+                evaluated += 1;
+                if class.ok.get(id).copied().unwrap_or(false)
+                    && kernel.fits(columns, id)
+                    && let Some(score) = self.gpu_filter(&p, id)
+                {
+                    found.push((id, score));
+                }
+            }
+            self.next_start = (start + evaluated) % n;
+            if found.len() > 1 {
+                found.sort_unstable_by_key(|(id, _)| *id);
+            }
+            rows.extend(
+                found
+                    .iter()
+                    .map(|&(id, score)| kernel.row(&class, columns, id, score)),
+            );
+            self.found = found;
+        }
+        let decision = self.pick(&p, &rows, evaluated);
+        self.fast_rows = rows;
+        decision
+    }
+
+    /// The decision from the feasible rows of the fast path (in node order).
+    fn pick(&self, p: &Prepared<'_>, rows: &[FastRow], evaluated: usize) -> Decision {
+        match rows.len() {
+            0 => self.unschedulable(p, evaluated),
+            1 => self.scheduled(rows.first().map_or(0, |r| r.id), 0, evaluated),
+            _ => match fast::best_row(rows, self.weight_array(), fast::maxima(rows)) {
+                Some((k, total)) => {
+                    self.scheduled(rows.get(k).map_or(0, |r| r.id), total, evaluated)
+                }
+                None => self.unschedulable(p, evaluated),
+            },
+        }
+    }
+
+    /// [`Self::decide`] with the candidates split between the calling thread and the pool workers (every node
+    /// searched; a pod that asks for GPU devices runs on the calling thread alone).
+    fn decide_pooled(&mut self, pod: &PodInfo, workers: &mut [pool::Worker]) -> Decision {
+        let p = self.prepared(pod);
+        if self.gpus.is_some() && p.gpu.is_some() {
+            return self.decide(pod);
+        }
+        let class = self.static_class(&p);
+        let kernel = std::sync::Arc::new(self.kernel(&p));
+        let mut rows = std::mem::take(&mut self.fast_rows);
+        rows.clear();
+        let total = class.candidates.len();
+        let chunk = total.div_ceil(workers.len() + 1);
+        let bounds = |t: usize| (t * chunk).min(total)..((t + 1) * chunk).min(total);
+        let mut sent = Vec::with_capacity(workers.len());
+        for (t, w) in workers.iter_mut().enumerate() {
+            let job = pool::Message::Job {
+                kernel: std::sync::Arc::clone(&kernel),
+                class: std::sync::Arc::clone(&class),
+                range: bounds(t + 1),
+                out: std::mem::take(&mut w.spare),
+            };
+            sent.push(w.jobs.send(job).is_ok());
+        }
+        let columns = self.snapshot.columns();
+        if let Some(ids) = class.candidates.get(bounds(0)) {
+            kernel.scan(&class, columns, ids, &mut rows);
+        }
+        for (t, (w, ok)) in workers.iter_mut().zip(sent).enumerate() {
+            match ok.then(|| pool::receive(&w.rows)).flatten() {
+                Some(part) => {
+                    rows.extend_from_slice(&part);
+                    w.spare = part;
+                }
+                // A worker that is gone: its chunk is done here.
+                None => {
+                    if let Some(ids) = class.candidates.get(bounds(t + 1)) {
+                        kernel.scan(&class, columns, ids, &mut rows);
+                    }
+                }
+            }
+        }
+        let decision = self.pick(&p, &rows, self.snapshot.len());
+        self.fast_rows = rows;
+        decision
+    }
+
+    /// The feasible nodes of a pod and their weighted, normalized totals, in node order, searching every node,
+    /// without binding: the fast path's view (`reference: false`) or the straightforward one's (`true`). The two
+    /// agree; the property tests check it.
+    pub fn feasible_totals(&mut self, pod: &PodInfo, reference: bool) -> Vec<(NodeId, i64)> {
+        let p = self.prepared(pod);
+        let n = self.snapshot.len();
+        if reference {
+            let mut rows = Vec::new();
+            self.filter_and_score(&p, 0..n, &mut rows);
+            let mut column = Vec::new();
+            let mut slots = rows.clone();
+            for (slot, reverse) in [(2, true), (3, false)] {
+                column.clear();
+                column.extend(slots.iter().map(|r| r.raw[slot]));
+                default_normalize(&mut column, reverse);
+                for (r, v) in slots.iter_mut().zip(&column) {
+                    r.raw[slot] = *v;
+                }
+            }
+            let weights = self.weight_array();
+            return slots
+                .iter()
+                .map(|r| {
+                    let total: i64 = r.raw.iter().zip(weights).map(|(s, w)| s * w).sum();
+                    (NodeId(r.id), total)
+                })
+                .collect();
+        }
+        let class = self.static_class(&p);
+        let kernel = self.kernel(&p);
+        let mut rows = Vec::new();
+        self.scan(&p, &kernel, &class, &class.candidates, &mut rows);
+        self.fast_totals(&rows)
+            .into_iter()
+            .map(|(id, t)| (NodeId(id), t))
+            .collect()
+    }
+
+    /// The unschedulable decision: every node's first failing filter, counted by reason.
+    fn unschedulable(&self, p: &Prepared<'_>, evaluated: usize) -> Decision {
+        let mut reasons = BTreeMap::new();
+        for (id, node) in self.snapshot.nodes().iter().enumerate() {
+            for r in self
+                .rejection(p, id, node)
+                .into_iter()
+                .flat_map(|r| r.reasons)
+            {
+                *reasons.entry(r).or_insert(0) += 1;
+            }
+        }
+        Decision::Unschedulable { reasons, evaluated }
+    }
+
+    /// [`Self::decide`] the straightforward way: every filter and score evaluated on every node record, as the
+    /// plugins define them. Kept as the reference implementation the fast path is tested against (and as the
+    /// `before` of the benchmarks); same decisions, same rotating index.
+    pub fn decide_reference(&mut self, pod: &PodInfo) -> Decision {
         let n = self.snapshot.len();
         let mut rows = std::mem::take(&mut self.rows);
         rows.clear();
@@ -627,19 +814,7 @@ impl Scheduler {
             }
         }
         let decision = match rows.len() {
-            0 => {
-                let mut reasons = BTreeMap::new();
-                for (id, node) in self.snapshot.nodes().iter().enumerate() {
-                    for r in self
-                        .rejection(&p, id, node)
-                        .into_iter()
-                        .flat_map(|r| r.reasons)
-                    {
-                        *reasons.entry(r).or_insert(0) += 1;
-                    }
-                }
-                Decision::Unschedulable { reasons, evaluated }
-            }
+            0 => self.unschedulable(&p, evaluated),
             1 => self.scheduled(rows.first().map_or(0, |r| r.id), 0, evaluated),
             _ => {
                 let (best, score) = self.best(&mut rows);
@@ -726,7 +901,6 @@ impl Scheduler {
     /// Normalizes the raw rows (sorted by node id), weighs and sums them; the highest total wins, ties to the
     /// smallest node name.
     fn best(&mut self, rows: &mut [Row]) -> (u32, i64) {
-        let w = self.profile.weights;
         let mut column = std::mem::take(&mut self.column);
         for (slot, reverse) in [(2, true), (3, false)] {
             column.clear();
@@ -737,14 +911,7 @@ impl Scheduler {
             }
         }
         self.column = column;
-        let weights = [
-            w.node_resources_fit,
-            w.balanced_allocation,
-            w.taint_toleration,
-            w.node_affinity,
-            w.node_group_affinity,
-            w.gpu,
-        ];
+        let weights = self.weight_array();
         let mut best = (rows.first().map_or(0, |r| r.id), i64::MIN);
         for r in rows.iter() {
             let total: i64 = r.raw.iter().zip(weights).map(|(s, w)| s * w).sum();
@@ -780,13 +947,56 @@ impl Scheduler {
                 })
                 .then_with(|| a.2.cmp(&b.2))
         });
-        Ok(prepared
-            .into_iter()
-            .map(|(info, _, _)| {
-                let d = self.schedule(&info);
-                (info.key, d)
-            })
-            .collect())
+        let n = self.snapshot.len();
+        let threads = self.profile.parallelism.clamp(1, 64);
+        let want = num_feasible_nodes_to_find(n, self.profile.percentage_of_nodes_to_score);
+        if threads == 1 || n < PARALLEL_MIN_NODES || want < n {
+            return Ok(prepared
+                .into_iter()
+                .map(|(info, _, _)| {
+                    let d = self.schedule(&info);
+                    (info.key, d)
+                })
+                .collect());
+        }
+        // Every node is searched with several threads: a pool kept for the whole batch (module `pool`).
+        Ok(std::thread::scope(|scope| {
+            let mut workers: Vec<pool::Worker> = (1..threads)
+                .map(|_| {
+                    let (jobs, jobs_rx) = std::sync::mpsc::channel();
+                    let (rows_tx, rows) = std::sync::mpsc::channel();
+                    let columns = self.snapshot.columns().clone();
+                    scope.spawn(move || pool::work(columns, &jobs_rx, &rows_tx));
+                    pool::Worker {
+                        jobs,
+                        rows,
+                        spare: Vec::new(),
+                    }
+                })
+                .collect();
+            let mut out = Vec::with_capacity(prepared.len());
+            for (info, _, _) in prepared {
+                let before = self.snapshot.bound_node(&info.key);
+                let decision = self.decide_pooled(&info, &mut workers);
+                if let Decision::Scheduled { node_id, .. } = &decision {
+                    self.snapshot.bind(*node_id, &info);
+                    self.commit_devices(&info, *node_id);
+                    for id in before.into_iter().chain([*node_id]) {
+                        let row = std::sync::Arc::new(self.snapshot.columns().row(id.index()));
+                        for w in &workers {
+                            // A worker that is gone is covered by the calling thread (decide_pooled).
+                            let _ = w
+                                .jobs
+                                .send(pool::Message::Update(std::sync::Arc::clone(&row)));
+                        }
+                    }
+                }
+                out.push((info.key, decision));
+            }
+            // Closing the channels ends the workers; the scope joins them.
+            drop(workers);
+            out
+        }))
     }
 }
 

@@ -21,7 +21,10 @@
 //!   and exact release; [`GpuTable`](device::GpuTable), the device state of a snapshot; the `GpuFit` filter and
 //!   `GpuBinpack` / `GpuSpread` scores that [`Scheduler::with_gpus`] turns on.
 //! - [`framework`]: [`Scheduler`]: filter from a rotating index, `percentageOfNodesToScore`, score, normalize,
-//!   weigh, bind (and bind to a given node, unbind).
+//!   weigh, bind (and bind to a given node, unbind). `decide` runs a fast path (static filters and scores cached
+//!   per pod class, changing numbers read from the snapshot's structure-of-arrays
+//!   [`NodeColumns`](snapshot::NodeColumns), a worker pool per `schedule_all` batch when `parallelism > 1`);
+//!   `decide_reference` keeps the straightforward path it is tested against.
 //! - [`score`]: the `ksx sched score` contract.
 //! - [`place`]: the `ksx sched place` contract: a batch of pending pods placed with node groups, GPU devices and
 //!   a Volcano-like queue subset (closed queues, capability), with `podsPerSecond` and `nodesEvaluated`.
@@ -31,8 +34,9 @@
 //!   scheduler held in `ExtenderState` and binding through the `ksx-core` `ClusterWriter` seam; plus a small load
 //!   generator.
 //!
-//! Features: `server` (axum, tokio). NVML discovery (`nvml`) is not implemented: the
-//! [`DeviceDiscovery`](device::DeviceDiscovery) seam has only the in-memory
+//! Features: `server` (axum, tokio); `nvml` (`nvml-wrapper`): `device::nvml::discover` reads the local GPUs
+//! through NVML, loaded at run time so that builds need no NVIDIA driver, behind the
+//! [`DeviceDiscovery`](device::DeviceDiscovery) seam whose in-memory implementation is
 //! [`StaticDiscovery`](device::StaticDiscovery).
 //!
 //! ```

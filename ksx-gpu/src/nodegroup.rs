@@ -413,7 +413,7 @@ impl GroupContext {
 }
 
 /// The NodeGroupAffinity plugin prepared for one pod: a lookup per group (index `groups.len()` is `ungrouped`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct GroupPolicy {
     exempt: bool,
     workspace: Option<String>,

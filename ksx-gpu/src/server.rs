@@ -20,8 +20,8 @@
 //!   from the [`ClusterReader`] given. Failures are answered in `Error` with HTTP 200, as the protocol expects.
 //!
 //! Malformed bodies get HTTP 400 with a message naming the problem and field (`ExtenderArgs: Pod.spec…`); bodies
-//! above the limit (default 64 MiB, [`DEFAULT_BODY_LIMIT`]) get 413. [`load`] is a small load generator for
-//! `/filter` and `/prioritize`.
+//! above the limit (default 64 MiB, [`DEFAULT_BODY_LIMIT`]) get 413. [`load`] (a request count) and [`load_for`]
+//! (a fixed duration) are a small load generator for `/filter` and `/prioritize`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -590,8 +590,33 @@ pub async fn load(
     total: usize,
     connections: usize,
 ) -> std::io::Result<LoadReport> {
+    drive(addr, requests, total, None, connections).await
+}
+
+/// Like [`load`], but for a fixed wall time: `connections` keep-alive clients send requests back to back until
+/// `duration` has passed (a request in flight then still counts).
+///
+/// # Errors
+/// A connection that cannot be opened.
+pub async fn load_for(
+    addr: SocketAddr,
+    requests: Arc<Vec<(String, Vec<u8>)>>,
+    duration: std::time::Duration,
+    connections: usize,
+) -> std::io::Result<LoadReport> {
+    drive(addr, requests, usize::MAX, Some(duration), connections).await
+}
+
+async fn drive(
+    addr: SocketAddr,
+    requests: Arc<Vec<(String, Vec<u8>)>>,
+    total: usize,
+    duration: Option<std::time::Duration>,
+    connections: usize,
+) -> std::io::Result<LoadReport> {
     let next = Arc::new(AtomicUsize::new(0));
     let start = tokio::time::Instant::now();
+    let deadline = duration.map(|d| start + d);
     let mut tasks = Vec::new();
     for _ in 0..connections.max(1) {
         let stream = tokio::net::TcpStream::connect(addr).await?;
@@ -603,7 +628,10 @@ pub async fn load(
             let mut errors = 0usize;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= total || requests.is_empty() {
+                if i >= total
+                    || requests.is_empty()
+                    || deadline.is_some_and(|d| tokio::time::Instant::now() >= d)
+                {
                     break;
                 }
                 let Some((path, body)) = requests.get(i % requests.len()) else {

@@ -205,12 +205,161 @@ pub fn pod_key(pod: &Pod) -> String {
     }
 }
 
+/// The changing state of every node as structure-of-arrays columns, indexed by node id: pod counts, the
+/// defaulted CPU and memory requests, and per resource the allocatable and requested amounts. The scheduler's
+/// per-node loop reads these contiguous slices instead of whole [`NodeInfo`] records. The columns are a copy of
+/// the [`NodeInfo`] numbers, refreshed for a node whenever a pod is bound to it or unbound from it, so the two
+/// views always agree.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeColumns {
+    /// Pods bound per node.
+    pub pod_count: Vec<i64>,
+    /// Allocatable `pods` per node.
+    pub allowed_pods: Vec<i64>,
+    /// Requested CPU (millicores) with the scoring defaults, per node.
+    pub non_zero_cpu: Vec<i64>,
+    /// Requested memory (bytes) with the scoring defaults, per node.
+    pub non_zero_memory: Vec<i64>,
+    allocatable: Vec<Vec<i64>>,
+    requested: Vec<Vec<i64>>,
+}
+
+impl NodeColumns {
+    /// Allocatable amounts of a resource by node (empty when no node has it: read missing entries as 0).
+    #[inline]
+    pub fn allocatable(&self, id: ResourceId) -> &[i64] {
+        self.allocatable.get(id.index()).map_or(&[], Vec::as_slice)
+    }
+
+    /// Requested amounts of a resource by node (empty when nothing requests it: read missing entries as 0).
+    #[inline]
+    pub fn requested(&self, id: ResourceId) -> &[i64] {
+        self.requested.get(id.index()).map_or(&[], Vec::as_slice)
+    }
+
+    /// How many nodes the columns hold.
+    pub fn len(&self) -> usize {
+        self.pod_count.len()
+    }
+
+    /// True without nodes.
+    pub fn is_empty(&self) -> bool {
+        self.pod_count.is_empty()
+    }
+
+    /// One node's numbers, to send to a copy of the columns.
+    pub(crate) fn row(&self, i: usize) -> NodeRow {
+        NodeRow {
+            index: i,
+            pod_count: self.pod_count.get(i).copied().unwrap_or(0),
+            allowed_pods: self.allowed_pods.get(i).copied().unwrap_or(0),
+            non_zero: [
+                self.non_zero_cpu.get(i).copied().unwrap_or(0),
+                self.non_zero_memory.get(i).copied().unwrap_or(0),
+            ],
+            allocatable: self
+                .allocatable
+                .iter()
+                .map(|c| c.get(i).copied().unwrap_or(0))
+                .collect(),
+            requested: self
+                .requested
+                .iter()
+                .map(|c| c.get(i).copied().unwrap_or(0))
+                .collect(),
+        }
+    }
+
+    /// Writes one node's numbers taken from another copy of the columns with [`Self::row`].
+    pub(crate) fn set_row(&mut self, row: &NodeRow) {
+        let nodes = self.len();
+        let i = row.index;
+        for (column, v) in [
+            (&mut self.pod_count, row.pod_count),
+            (&mut self.allowed_pods, row.allowed_pods),
+            (&mut self.non_zero_cpu, row.non_zero[0]),
+            (&mut self.non_zero_memory, row.non_zero[1]),
+        ] {
+            if let Some(slot) = column.get_mut(i) {
+                *slot = v;
+            }
+        }
+        for (columns, values) in [
+            (&mut self.allocatable, &row.allocatable),
+            (&mut self.requested, &row.requested),
+        ] {
+            for (r, v) in values.iter().enumerate() {
+                if let Some(slot) = Self::column(columns, r, nodes).get_mut(i) {
+                    *slot = *v;
+                }
+            }
+        }
+    }
+
+    fn push_empty(&mut self) {
+        self.pod_count.push(0);
+        self.allowed_pods.push(0);
+        self.non_zero_cpu.push(0);
+        self.non_zero_memory.push(0);
+        for c in self.allocatable.iter_mut().chain(self.requested.iter_mut()) {
+            c.push(0);
+        }
+    }
+
+    fn column(columns: &mut Vec<Vec<i64>>, id: usize, nodes: usize) -> &mut Vec<i64> {
+        if columns.len() <= id {
+            columns.resize_with(id + 1, || vec![0; nodes]);
+        }
+        &mut columns[id]
+    }
+
+    /// Copies one node's numbers from its record.
+    fn sync(&mut self, i: usize, node: &NodeInfo, resources: usize) {
+        let nodes = self.len();
+        let (Some(pc), Some(ap), Some(cpu), Some(mem)) = (
+            self.pod_count.get_mut(i),
+            self.allowed_pods.get_mut(i),
+            self.non_zero_cpu.get_mut(i),
+            self.non_zero_memory.get_mut(i),
+        ) else {
+            return;
+        };
+        *pc = node.pod_count;
+        *ap = node.allowed_pods;
+        *cpu = node.non_zero_requested[0];
+        *mem = node.non_zero_requested[1];
+        for r in 0..resources {
+            let id = ResourceId(u16::try_from(r).unwrap_or(u16::MAX));
+            let (a, q) = (node.allocatable(id), node.requested(id));
+            // Every known resource gets full-length columns, so that the fast path can slice them once per pod.
+            if let Some(slot) = Self::column(&mut self.allocatable, r, nodes).get_mut(i) {
+                *slot = a;
+            }
+            if let Some(slot) = Self::column(&mut self.requested, r, nodes).get_mut(i) {
+                *slot = q;
+            }
+        }
+    }
+}
+
+/// One node's numbers in [`NodeColumns`], as sent to the scheduler's pool workers after a binding.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct NodeRow {
+    index: usize,
+    pod_count: i64,
+    allowed_pods: i64,
+    non_zero: [i64; 2],
+    allocatable: Vec<i64>,
+    requested: Vec<i64>,
+}
+
 /// Nodes and bound pods, indexed for filtering and scoring.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     resources: ResourceTable,
     symbols: Symbols,
     nodes: Vec<NodeInfo>,
+    columns: NodeColumns,
     by_name: HashMap<String, NodeId>,
     bound: HashMap<String, (NodeId, PodUsage)>,
 }
@@ -248,6 +397,8 @@ impl Snapshot {
             let id = NodeId(u32::try_from(snapshot.nodes.len()).unwrap_or(u32::MAX));
             snapshot.by_name.insert(name.to_owned(), id);
             snapshot.nodes.push(info);
+            snapshot.columns.push_empty();
+            snapshot.sync_columns(id);
         }
         for pod in pods {
             let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) else {
@@ -377,6 +528,17 @@ impl Snapshot {
         &self.nodes
     }
 
+    /// The changing numbers of every node as columns indexed by node id (the scheduler's fast path).
+    pub fn columns(&self) -> &NodeColumns {
+        &self.columns
+    }
+
+    fn sync_columns(&mut self, id: NodeId) {
+        if let Some(node) = self.nodes.get(id.index()) {
+            self.columns.sync(id.index(), node, self.resources.len());
+        }
+    }
+
     /// One node.
     pub fn node(&self, id: NodeId) -> Option<&NodeInfo> {
         self.nodes.get(id.index())
@@ -409,6 +571,7 @@ impl Snapshot {
         if let Some(node) = self.nodes.get_mut(id.index()) {
             node.add(&usage, 1);
             self.bound.insert(pod.key.clone(), (id, usage));
+            self.sync_columns(id);
         }
     }
 
@@ -418,6 +581,7 @@ impl Snapshot {
         if let Some(node) = self.nodes.get_mut(id.index()) {
             node.add(&usage, -1);
         }
+        self.sync_columns(id);
         Some(id)
     }
 }

@@ -363,3 +363,30 @@ async fn load_generator_on_500_nodes() {
     assert_eq!((report.requests, report.errors), (total, 0));
     assert!(report.p99_micros >= report.p50_micros);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_for_a_fixed_time_answers_every_request() {
+    let nodes = server::synthetic_nodes(20);
+    let names: Vec<String> = nodes
+        .iter()
+        .map(|n| n.metadata.name.clone().expect("test step"))
+        .collect();
+    let state = ExtenderState::from_objects(&nodes, &[], Profile::default()).expect("test step");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("test step");
+    let addr = listener.local_addr().expect("test step");
+    tokio::spawn(server::serve(listener, state));
+    let body = server::args_body(&gpu_pod("timed"), &names);
+    let requests = Arc::new(vec![
+        ("/filter".to_owned(), body.clone()),
+        ("/prioritize".to_owned(), body),
+    ]);
+    let report = server::load_for(addr, requests, std::time::Duration::from_secs(1), 3)
+        .await
+        .expect("test step");
+    // Some requests complete within a second even on a busy machine; none fails.
+    assert!(report.requests > 0, "{report:?}");
+    assert_eq!(report.errors, 0, "{report:?}");
+    assert!(report.p99_micros >= report.p50_micros);
+}

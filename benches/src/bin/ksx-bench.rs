@@ -38,8 +38,14 @@ enum Area {
     Core,
     /// Eviction policies: hit ratios against Belady and the static optimum, replay speed.
     Cache,
+    /// The block cache's data path over the local S3 server (`AWS_ENDPOINT`, default 127.0.0.1:8014): cold vs
+    /// warm throughput, and the latency read-ahead hides on a sequential read.
+    CacheData,
     /// The scheduler: 5,000 nodes, 10,000 pending pods (mixed CPU/GPU, node groups), filter + score on all nodes.
     Sched,
+    /// The scheduler extender server (axum, in process on 127.0.0.1:0) under `/filter` + `/prioritize` load from
+    /// keep-alive clients for a fixed time: 500 nodes with 8 GPUs each, a vGPU pod.
+    Extender,
     /// HPA engine: replica calculations, normalizations and full decisions for 10,000 HPAs.
     Hpa,
     /// VPA recommender: sample ingest into 100,000 container aggregates, state size, recommendations.
@@ -193,16 +199,28 @@ fn sched(repeat: u32) -> anyhow::Result<BTreeMap<String, f64>> {
     let w = ksx_benches::sched_workload(5_000, 10_000, 7)?;
     let pods = w.pending.len() as f64;
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    for (label, pct, parallelism) in [
-        ("", 100u8, threads),
-        ("single_thread_", 100, 1),
-        ("adaptive_", 0, 1),
+    let mut reference_counts = None;
+    for (label, pct, parallelism, reference) in [
+        ("", 100u8, threads, false),
+        ("single_thread_", 100, 1, false),
+        ("adaptive_", 0, 1, false),
+        ("adaptive_parallel_", 0, threads, false),
+        // The straightforward path the fast one is tested against: the `before` figure (one repetition).
+        ("reference_single_thread_", 100, 1, true),
     ] {
         let mut counts = (0, 0, 0);
-        let secs = best_secs(repeat, || {
-            counts = ksx_benches::sched_run(&w, pct, parallelism)?;
+        let secs = best_secs(if reference { 1 } else { repeat }, || {
+            counts = ksx_benches::sched_run_with(&w, pct, parallelism, reference)?;
             Ok(())
         })?;
+        if pct == 100 {
+            // Every variant that searches every node must decide alike.
+            anyhow::ensure!(
+                reference_counts.is_none_or(|c| c == counts),
+                "{label}: {counts:?} differs from {reference_counts:?}"
+            );
+            reference_counts = Some(counts);
+        }
         out.insert(format!("{label}pods_per_sec"), pods / secs);
         out.insert(format!("{label}scheduled_pods"), counts.0 as f64);
         out.insert(format!("{label}unschedulable_pods"), counts.1 as f64);
@@ -216,7 +234,87 @@ fn sched(repeat: u32) -> anyhow::Result<BTreeMap<String, f64>> {
     out.insert("nodes".to_owned(), w.nodes.len() as f64);
     out.insert("pending_pods".to_owned(), pods);
     out.insert("kube_scheduler_ci_floor_pods_per_sec".to_owned(), 680.0);
+    let fast = out.get("pods_per_sec").copied().unwrap_or(0.0);
+    out.insert("vs_kube_scheduler_680_ratio".to_owned(), fast / 680.0);
+    out.insert("vs_godel_2500_ratio".to_owned(), fast / 2_500.0);
+    if let (Some(a), Some(b)) = (
+        out.get("single_thread_pods_per_sec").copied(),
+        out.get("reference_single_thread_pods_per_sec").copied(),
+    ) {
+        out.insert("single_thread_speedup_vs_reference_ratio".to_owned(), a / b);
+    }
     Ok(out)
+}
+
+/// `ksx-bench extender`: the axum extender server started in process on 127.0.0.1:0 (500 nodes × 8 GPUs, default
+/// profile), driven with `/filter` and `/prioritize` bodies (a vGPU pod, every node name) by keep-alive HTTP/1.1
+/// clients for a fixed time, with 1 and 4 clients; per client count the repetition with the most requests per
+/// second is reported.
+fn extender(repeat: u32) -> anyhow::Result<BTreeMap<String, f64>> {
+    use ksx_gpu::framework::Profile;
+    use ksx_gpu::server::{self, ExtenderState, LoadReport};
+    use std::sync::Arc;
+
+    const NODES: usize = 500;
+    const SECONDS: u64 = 3;
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let nodes = server::synthetic_nodes(NODES);
+        let names: Vec<String> = nodes
+            .iter()
+            .filter_map(|n| n.metadata.name.clone())
+            .collect();
+        let state = ExtenderState::from_objects(&nodes, &[], Profile::default())?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let serving = tokio::spawn(server::serve(listener, state));
+        let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "load", "namespace": "ns", "uid": "uid-load"},
+            "spec": {"containers": [{"name": "c", "resources": {
+                "requests": {"cpu": "1", "memory": "4Gi"},
+                "limits": {"ksx.io/vgpu": "1", "ksx.io/vgpu-memory": "10000", "ksx.io/vgpu-cores": "20"}}}]}
+        }))?;
+        let body = server::args_body(&pod, &names);
+        let requests = Arc::new(vec![
+            ("/filter".to_owned(), body.clone()),
+            ("/prioritize".to_owned(), body),
+        ]);
+        let mut out = BTreeMap::new();
+        for (label, clients) in [("extender_single_client_", 1usize), ("extender_", 4)] {
+            let mut best: Option<LoadReport> = None;
+            for _ in 0..repeat.max(1) {
+                let r = server::load_for(
+                    addr,
+                    Arc::clone(&requests),
+                    std::time::Duration::from_secs(SECONDS),
+                    clients,
+                )
+                .await?;
+                if best
+                    .as_ref()
+                    .is_none_or(|b| r.requests_per_second > b.requests_per_second)
+                {
+                    best = Some(r);
+                }
+            }
+            let r = best.ok_or_else(|| anyhow::anyhow!("no run"))?;
+            anyhow::ensure!(r.errors == 0, "{label}: {} failed requests", r.errors);
+            out.insert(format!("{label}rps"), r.requests_per_second);
+            out.insert(format!("{label}p50_ms"), r.p50_micros as f64 / 1e3);
+            out.insert(format!("{label}p99_ms"), r.p99_micros as f64 / 1e3);
+            out.insert(format!("{label}requests"), r.requests as f64);
+            out.insert(format!("{label}clients"), clients as f64);
+        }
+        serving.abort();
+        out.insert("extender_nodes".to_owned(), NODES as f64);
+        out.insert("extender_seconds_per_run".to_owned(), SECONDS as f64);
+        out.insert("threads".to_owned(), threads as f64);
+        Ok(out)
+    })
 }
 
 /// The HPA area: 10,000 HPAs × 3 metrics × 50 pods, split over every core with scoped threads.
@@ -410,6 +508,57 @@ fn scale(repeat: u32) -> anyhow::Result<BTreeMap<String, f64>> {
     Ok(out)
 }
 
+/// `CachedStore` over the local S3 server; the best of `repeat` runs for each figure.
+fn cache_data(repeat: u32) -> anyhow::Result<BTreeMap<String, f64>> {
+    use ksx_benches::cache_data::{DataConfig, DataFigures, run};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let config = DataConfig::from_env();
+    let mut best = DataFigures {
+        stall_without_secs: f64::INFINITY,
+        stall_with_secs: f64::INFINITY,
+        ..DataFigures::default()
+    };
+    for _ in 0..repeat.max(1) {
+        let f = rt.block_on(run(&config))?;
+        best.cold_mb_per_sec = best.cold_mb_per_sec.max(f.cold_mb_per_sec);
+        best.warm_mb_per_sec = best.warm_mb_per_sec.max(f.warm_mb_per_sec);
+        best.stall_without_secs = best.stall_without_secs.min(f.stall_without_secs);
+        best.stall_with_secs = best.stall_with_secs.min(f.stall_with_secs);
+    }
+    #[allow(clippy::cast_precision_loss, reason = "sizes far below 2^52")]
+    Ok(BTreeMap::from([
+        ("object_bytes".to_owned(), config.size as f64),
+        ("block_bytes".to_owned(), config.block_size as f64),
+        (
+            "readahead_block_bytes".to_owned(),
+            config.readahead_block_size as f64,
+        ),
+        ("cold_mb_per_sec".to_owned(), best.cold_mb_per_sec),
+        ("warm_mb_per_sec".to_owned(), best.warm_mb_per_sec),
+        ("warm_cold_ratio".to_owned(), best.warm_cold_ratio()),
+        (
+            "readahead_latency_ms".to_owned(),
+            config.latency.as_secs_f64() * 1e3,
+        ),
+        (
+            "readahead_work_ms".to_owned(),
+            config.work.as_secs_f64() * 1e3,
+        ),
+        (
+            "readahead_stall_without_secs".to_owned(),
+            best.stall_without_secs,
+        ),
+        ("readahead_stall_with_secs".to_owned(), best.stall_with_secs),
+        (
+            "readahead_hidden_ratio".to_owned(),
+            best.readahead_hidden_ratio(),
+        ),
+    ]))
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let figures = match args.area {
@@ -419,10 +568,12 @@ fn main() -> ExitCode {
                 .collect::<BTreeMap<String, f64>>()
         }),
         Area::Cache => cache(args.repeat),
+        Area::CacheData => cache_data(args.repeat),
         Area::Hpa => hpa(args.repeat),
         Area::Vpa => vpa(args.repeat),
         Area::Scale => scale(args.repeat),
         Area::Sched => sched(args.repeat),
+        Area::Extender => extender(args.repeat),
     };
     match figures.and_then(|f| Ok(serde_json::to_string_pretty(&f)?)) {
         Ok(json) => {

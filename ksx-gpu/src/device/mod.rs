@@ -27,8 +27,10 @@
 //!
 //! **Plugins**: `GpuFit` (filter: the node has devices for every container), `GpuBinpack` (score D7:
 //! `100 × (f_slot + f_core + f_mem) / 3` of the node's device usage after placing the pod, truncated) and
-//! `GpuSpread` (`100 −` that). All skip pods that request no device. NVML discovery (feature `nvml`) is not
-//! implemented; [`DeviceDiscovery`] is the seam it would fill, with [`StaticDiscovery`] in memory.
+//! `GpuSpread` (`100 −` that). All skip pods that request no device.
+//!
+//! **Discovery**: the [`DeviceDiscovery`] seam, with [`StaticDiscovery`] in memory and, with the feature `nvml`,
+//! `nvml::NvmlDiscovery` / `nvml::discover`, which read the local devices through NVML (loaded at run time).
 //!
 //! ```
 //! use k8s_openapi::api::core::v1::{Node, Pod};
@@ -62,6 +64,9 @@
 
 mod alloc;
 mod model;
+#[cfg(feature = "nvml")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nvml")))]
+pub mod nvml;
 mod request;
 
 use std::collections::BTreeMap;

@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::{NodeSelectorRequirement, NodeSelectorTerm, Pod}
 /// The filter's reason, in upstream wording.
 pub const AFFINITY_REASON: &str = "node(s) didn't match Pod's node affinity/selector";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Op {
     In,
     NotIn,
@@ -22,7 +22,7 @@ enum Op {
     Lt,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Requirement {
     key: String,
     op: Op,
@@ -72,7 +72,7 @@ impl Requirement {
 }
 
 /// A compiled node selector term.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
 pub struct Term {
     expressions: Vec<Requirement>,
     fields: Vec<Requirement>,
@@ -248,7 +248,7 @@ impl ResolvedAffinity {
 }
 
 /// A pod's `nodeSelector` and node affinity, compiled once per pod.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
 pub struct PodAffinity {
     selector: Vec<(String, String)>,
     required: Option<Vec<Term>>,

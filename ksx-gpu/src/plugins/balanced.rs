@@ -89,18 +89,30 @@ impl BalancedScorer {
         self.skip
     }
 
+    /// The scored `(resource, pod's real request)` pairs.
+    pub(crate) fn resources(&self) -> &[(ResourceId, i64)] {
+        &self.resources
+    }
+
     /// The raw score, 0–100.
     pub fn score(&self, node: &NodeInfo) -> i64 {
+        self.score_with(|id| (node.allocatable(id), node.requested(id)))
+    }
+
+    /// [`Self::score`] over numbers read through `amounts(resource) = (allocatable, requested)`: the one
+    /// definition behind the record view and the column view of a node.
+    #[inline]
+    pub(crate) fn score_with(&self, amounts: impl Fn(ResourceId) -> (i64, i64)) -> i64 {
         let mut fractions = [0f64; 8];
         let mut extra = Vec::new();
         let mut n = 0usize;
         let mut total = 0.0;
         for &(id, request) in &self.resources {
-            let cap = node.allocatable(id);
+            let (cap, on_node) = amounts(id);
             if cap == 0 {
                 continue;
             }
-            let req = node.requested(id).saturating_add(request);
+            let req = on_node.saturating_add(request);
             #[allow(
                 clippy::cast_precision_loss,
                 reason = "upstream computes the fraction in f64"

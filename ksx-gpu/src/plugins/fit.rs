@@ -279,17 +279,42 @@ impl FitChecks {
         }
     }
 
+    /// The checked `(resource, request)` pairs, in reporting order.
+    pub(crate) fn checks(&self) -> &[(ResourceId, i64)] {
+        &self.checks
+    }
+
+    /// True when the pod requests nothing (only the pod count is checked).
+    pub(crate) fn requests_nothing(&self) -> bool {
+        self.requests_nothing
+    }
+
     /// True when the pod fits the node (the hot path: no allocation).
     pub fn fits(&self, node: &NodeInfo) -> bool {
-        if node.pod_count.saturating_add(1) > node.allowed_pods {
+        self.fits_with(node.pod_count, node.allowed_pods, |id| {
+            (node.allocatable(id), node.requested(id))
+        })
+    }
+
+    /// [`Self::fits`] over numbers read through `amounts(resource) = (allocatable, requested)`: the one
+    /// definition behind the record view and the column view of a node.
+    #[inline]
+    pub(crate) fn fits_with(
+        &self,
+        pod_count: i64,
+        allowed_pods: i64,
+        amounts: impl Fn(ResourceId) -> (i64, i64),
+    ) -> bool {
+        if pod_count.saturating_add(1) > allowed_pods {
             return false;
         }
         if self.requests_nothing {
             return true;
         }
-        self.checks
-            .iter()
-            .all(|&(id, v)| v <= node.allocatable(id).saturating_sub(node.requested(id)))
+        self.checks.iter().all(|&(id, v)| {
+            let (alloc, requested) = amounts(id);
+            v <= alloc.saturating_sub(requested)
+        })
     }
 
     /// The failures in upstream wording and order (`Too many pods`, `Insufficient cpu`, …), and whether one of
@@ -356,23 +381,43 @@ impl FitScorer {
         }
     }
 
+    /// The strategy.
+    pub(crate) fn strategy(&self) -> &Strategy {
+        &self.strategy
+    }
+
+    /// The scored resources.
+    pub(crate) fn resources(&self) -> &[ScoredResource] {
+        &self.resources
+    }
+
     /// The raw score of a node, 0–100.
     pub fn score(&self, node: &NodeInfo) -> i64 {
+        self.score_with(|id| {
+            let on_node = match id {
+                ResourceId::CPU => node.non_zero_requested[0],
+                ResourceId::MEMORY => node.non_zero_requested[1],
+                other => node.requested(other),
+            };
+            (node.allocatable(id), on_node)
+        })
+    }
+
+    /// [`Self::score`] over numbers read through `amounts(resource) = (allocatable, requested on the node)`,
+    /// the requested CPU and memory with the scoring defaults: the one definition behind the record view and the
+    /// column view of a node.
+    #[inline]
+    pub(crate) fn score_with(&self, amounts: impl Fn(ResourceId) -> (i64, i64)) -> i64 {
         let mut node_score: i64 = 0;
         let mut weight_sum: i64 = 0;
         for r in &self.resources {
             if r.skip {
                 continue;
             }
-            let cap = node.allocatable(r.id);
+            let (cap, on_node) = amounts(r.id);
             if cap <= 0 {
                 continue;
             }
-            let on_node = match r.id {
-                ResourceId::CPU => node.non_zero_requested[0],
-                ResourceId::MEMORY => node.non_zero_requested[1],
-                other => node.requested(other),
-            };
             let req = on_node.saturating_add(r.pod_request).max(0);
             let s = match &self.strategy {
                 Strategy::LeastAllocated => {
@@ -416,7 +461,7 @@ impl FitScorer {
 
 /// `part × 100 / whole` in integers for `0 ≤ part ≤ whole`, `whole > 0`; falls back to 128 bits only when
 /// `part × 100` would overflow (above about 92 PB of memory).
-fn percent(part: i64, whole: i64) -> i64 {
+pub(crate) fn percent(part: i64, whole: i64) -> i64 {
     match part.checked_mul(MAX_NODE_SCORE) {
         Some(x) => x / whole,
         None => i64::try_from(i128::from(part) * 100 / i128::from(whole)).unwrap_or(MAX_NODE_SCORE),

@@ -54,7 +54,7 @@ impl NodeTaint {
 }
 
 /// How a toleration compares values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TolerationOperator {
     /// `Equal` (the default): key and value equal.
     Equal,
@@ -65,7 +65,7 @@ pub enum TolerationOperator {
 }
 
 /// A pod toleration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PodToleration {
     /// The key (empty matches every key).
     pub key: String,
