@@ -193,8 +193,26 @@ fn demo_is_reproducible_and_writes_the_report() {
         "{inspect}"
     );
 
+    let cache = &summary["cache"];
+    let dataset = cache["datasetBytes"].as_u64().unwrap();
+    assert_eq!(dataset, 48 * (2 << 20), "{cache}");
+    // The prefetch reads every byte once; the epochs after it read nothing from the store.
+    assert_eq!(cache["prefetchStoreBytes"], dataset, "{cache}");
+    assert_eq!(cache["cachedPercentage"], "100.0%", "{cache}");
+    for epoch in cache["epochs"].as_array().unwrap() {
+        assert_eq!(epoch["storeBytes"], 0, "{epoch}");
+        assert_eq!(epoch["cacheBytes"], dataset, "{epoch}");
+    }
+    // On half the dataset without prefetch, the first epoch misses everything and no policy keeps it all.
+    for p in cache["policies"].as_array().unwrap() {
+        let ratio = p["hitRatio"].as_f64().unwrap();
+        assert!((0.0..0.67).contains(&ratio), "{p}");
+        assert!(p["storeBytes"].as_u64().unwrap() >= dataset, "{p}");
+    }
+
     assert!(html_a.starts_with("<!DOCTYPE html>"));
     for section in [
+        "id=\"cache\"",
         "id=\"inspect\"",
         "id=\"nodes\"",
         "id=\"workspaces\"",

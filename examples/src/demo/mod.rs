@@ -2,6 +2,7 @@
 //! exists so far, prints a terminal summary and writes a standalone HTML report. The same `--seed` gives the same
 //! summary and report.
 
+mod cache;
 mod event;
 mod generate;
 mod hpa;
@@ -65,6 +66,7 @@ struct Summary {
     vpa: vpa::VpaTrace,
     sched: sched::SchedTrace,
     inspect: inspect::InspectTrace,
+    cache: cache::CacheTrace,
     report: String,
 }
 
@@ -122,6 +124,8 @@ pub(crate) async fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
     let sched = sched::run(&platform.objects, &platform.tenancy, args.seed)?;
     bar.set_message("inspection");
     let inspect = inspect::run(&cluster, &clock).await?;
+    bar.set_message("dataset cache");
+    let cache = cache::run(args.seed).await?;
     bar.finish_and_clear();
     let simulated_seconds = u64::try_from(clock.now().as_second() - START_UNIX_SECS).unwrap_or(0);
     let summary = Summary {
@@ -136,6 +140,7 @@ pub(crate) async fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
         vpa,
         sched,
         inspect,
+        cache,
         report: args.report.display().to_string(),
     };
 
@@ -355,6 +360,7 @@ fn print_summary(s: &Summary) {
     vpa::print_summary(&s.vpa);
     sched::print_summary(&s.sched);
     inspect::print_summary(&s.inspect);
+    cache::print_summary(&s.cache);
     outln!("report: {}", s.report);
 }
 
@@ -460,6 +466,11 @@ fn render_report(s: &Summary) -> String {
         "inspect",
         "Inspection: the built-in catalogue over the whole cluster",
         inspect::section(&s.inspect),
+    );
+    r.section(
+        "cache",
+        "Dataset cache: a training job's dataset prefetched and read through the block cache",
+        cache::section(&s.cache),
     );
     r.render()
 }
