@@ -23,6 +23,8 @@ use crate::output::{Table, print_structured};
 #[cfg(feature = "cache-s3")]
 #[path = "cache_bench.rs"]
 mod bench;
+#[path = "cache_dataload.rs"]
+mod dataload;
 
 /// Flags of `ksx cache`.
 #[derive(Debug, Args)]
@@ -40,6 +42,8 @@ pub(crate) enum CacheCommand {
     Trace(TraceArgs),
     /// Plan cache workers for Datasets and their CacheRuntimes on an inventory of nodes.
     Plan(PlanArgs),
+    /// Plan the blocks a DataLoad prefetches from a dataset's object listing, and its next `Cron` run.
+    Dataload(dataload::DataLoadArgs),
     /// Measure cold and warm read throughput through the block cache over an S3 endpoint, and read-ahead.
     #[cfg(feature = "cache-s3")]
     Bench(bench::BenchArgs),
@@ -155,6 +159,7 @@ pub(crate) fn run(args: &CacheArgs) -> anyhow::Result<Outcome> {
         CacheCommand::Simulate(args) => run_simulate(args),
         CacheCommand::Trace(args) => run_trace(args),
         CacheCommand::Plan(args) => run_plan(args),
+        CacheCommand::Dataload(args) => dataload::run(args),
         #[cfg(feature = "cache-s3")]
         CacheCommand::Bench(args) => {
             // The dispatcher is synchronous; `block_in_place` runs the bench on the CLI's runtime.

@@ -70,6 +70,10 @@ pub(crate) struct InspectArgs {
     /// Do not run these checks (IDs or globs).
     #[arg(long, value_delimiter = ',')]
     pub(crate) exclude_checks: Vec<String>,
+    /// Preset to run (repeatable; several combine as a union): builtin:default, builtin:pss-baseline,
+    /// builtin:pss-restricted, builtin:live-health, builtin:system-exemptions. `--checks` wins when both are given.
+    #[arg(long = "preset", value_name = "NAME")]
+    pub(crate) presets: Vec<String>,
     /// Write the report to this file instead of standard output.
     #[arg(short = 'o', long = "output")]
     pub(crate) output: Option<PathBuf>,
@@ -162,6 +166,7 @@ pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<Outcome> {
     if let Some(ns) = &args.namespace {
         config.default_namespace = Some(ns.clone());
     }
+    ksx_inspect::preset::apply_presets(&args.presets, &mut config).context("--preset")?;
     let fail_on = match args.fail_on {
         FailOn::Warning => Severity::Warning,
         FailOn::Danger => Severity::Danger,
@@ -192,7 +197,9 @@ pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<Outcome> {
     let clock = SystemClock;
     let started = clock.now();
     // Prometheus and node-collector results are gathered first and carried by their rules.
-    let mut external = match crate::inspect_rules::gather(args, &mut rules, started) {
+    let mut collector = Vec::new();
+    let mut external = match crate::inspect_rules::gather(args, &mut rules, started, &mut collector)
+    {
         Ok(errors) => errors,
         Err(e) => {
             warn(&format!("error: {e:#}"));
@@ -222,6 +229,7 @@ pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<Outcome> {
         }
     }
     bundle.errors.append(&mut external);
+    let bundle = crate::inspect_rules::attach_collector(bundle, &collector);
     let mut report = engine.inspect(&bundle, &clock);
     let finished = clock.now();
     report.run.started_at = started.to_string();

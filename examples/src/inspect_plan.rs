@@ -22,6 +22,7 @@ use ksx_inspect::plan::{
     FileResultStore, InspectPlan, InspectResult, ResultStatus, ResultStore, load_plans,
     next_run_time,
 };
+use ksx_inspect::preset;
 
 use crate::Outcome;
 use crate::inspect::warn;
@@ -192,7 +193,8 @@ fn input_error(message: String, file: Option<String>) -> RunError {
     }
 }
 
-/// The engine of a plan: its check selection, kube version, fail-on and rule directories (relative to `base`).
+/// The engine of a plan: its presets and check selection, kube version, fail-on and rule directories (relative to
+/// `base`).
 fn plan_engine(plan: &InspectPlan, base: &Path) -> anyhow::Result<Result<Engine, Outcome>> {
     let mut config = Config::default();
     config.checks.include.clone_from(&plan.spec.checks.include);
@@ -202,17 +204,15 @@ fn plan_engine(plan: &InspectPlan, base: &Path) -> anyhow::Result<Result<Engine,
         fail_on: Some(plan.spec.fail_on),
         ..RunOptions::default()
     };
-    let mut rule_dirs = Vec::new();
-    for set in &plan.spec.rule_sets {
-        match set.strip_prefix("builtin:") {
-            Some("default") => {}
-            Some(preset) => warn(&format!(
-                "warning: plan {}: rule set builtin:{preset} is not available in this build; the default catalogue runs",
-                plan.name()
-            )),
-            None => rule_dirs.push(base.join(set)),
-        }
-    }
+    // `builtin:` rule sets are presets (spec §4.9), combined as a union; the others are rule directories.
+    let (presets, dirs): (Vec<&String>, Vec<&String>) = plan
+        .spec
+        .rule_sets
+        .iter()
+        .partition(|s| preset::is_preset(s));
+    preset::apply_presets(&presets, &mut config)
+        .with_context(|| format!("plan {}: spec.ruleSets", plan.name()))?;
+    let rule_dirs: Vec<PathBuf> = dirs.into_iter().map(|d| base.join(d)).collect();
     let rules = match ksx_inspect::rules::read_rule_files(&rule_dirs)
         .and_then(|files| ksx_inspect::rules::load_rules(&files))
     {

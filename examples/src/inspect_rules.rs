@@ -132,6 +132,7 @@ pub(crate) fn gather(
     args: &InspectArgs,
     rules: &mut [Rule],
     now: jiff::Timestamp,
+    collector: &mut Vec<(String, serde_json::Value)>,
 ) -> anyhow::Result<Vec<RunError>> {
     let mut errors = Vec::new();
     if rules
@@ -150,7 +151,12 @@ pub(crate) fn gather(
             serde_json::Value::Array(a) => a,
             other => vec![other],
         };
-        for (i, item) in items.into_iter().enumerate() {
+        for (i, mut item) in items.into_iter().enumerate() {
+            // The built-in collector checks travel under `collector`, beside the node rules' `rules`.
+            let built_in = item
+                .as_object_mut()
+                .and_then(|o| o.remove("collector"))
+                .filter(|c| !c.is_null());
             let r: NodeResults = serde_json::from_value(item).map_err(|e| {
                 InputError(format!(
                     "{}: item {}: not ksx-node-inspect output: {e}",
@@ -158,6 +164,9 @@ pub(crate) fn gather(
                     i + 1
                 ))
             })?;
+            if let Some(c) = built_in {
+                collector.push((r.node.clone(), c));
+            }
             results.push(r);
         }
     }
@@ -243,4 +252,46 @@ fn read_cluster(
     anyhow::bail!(
         "--cluster needs a Kubernetes cluster, and this ksx was built without the kube feature (rebuild with --features kube)"
     )
+}
+
+/// Puts the built-in collector results of `ksx-node-inspect` on the bundle's Nodes (`/status/collector`, where the
+/// node-cert-expiry, node-disk-usage and node-service-down checks read them); a node the bundle lacks is added
+/// as a live Node that carries only its name and those results.
+pub(crate) fn attach_collector(
+    bundle: Bundle,
+    collector: &[(String, serde_json::Value)],
+) -> Bundle {
+    if collector.is_empty() {
+        return bundle;
+    }
+    let mut objects = bundle.objects().to_vec();
+    for (node, results) in collector {
+        let found = objects
+            .iter_mut()
+            .find(|o| o.resource.kind == "Node" && o.resource.name == *node);
+        match found {
+            Some(o) => {
+                if let Some(obj) = o.value.as_object_mut() {
+                    let status = obj.entry("status").or_insert_with(|| serde_json::json!({}));
+                    if let Some(status) = status.as_object_mut() {
+                        status.insert("collector".to_owned(), results.clone());
+                    }
+                }
+            }
+            None => objects.push(ksx_inspect::InspectObject::new(
+                serde_json::json!({
+                    "apiVersion": "v1",
+                    "kind": "Node",
+                    "metadata": {"name": node},
+                    "status": {"collector": results}
+                }),
+                None,
+                "default",
+            )),
+        }
+    }
+    let mut out = Bundle::from_objects(objects);
+    out.errors = bundle.errors;
+    out.inputs = bundle.inputs;
+    out
 }

@@ -198,6 +198,9 @@ fn demo_is_reproducible_and_writes_the_report() {
     assert_eq!(dataset, 48 * (2 << 20), "{cache}");
     // The prefetch reads every byte once; the epochs after it read nothing from the store.
     assert_eq!(cache["prefetchStoreBytes"], dataset, "{cache}");
+    assert_eq!(cache["dataLoadPhase"], "Complete", "{cache}");
+    // One simulated second per 1 MiB block: 96 blocks.
+    assert_eq!(cache["dataLoadDuration"], "1m36s", "{cache}");
     assert_eq!(cache["cachedPercentage"], "100.0%", "{cache}");
     for epoch in cache["epochs"].as_array().unwrap() {
         assert_eq!(epoch["storeBytes"], 0, "{epoch}");

@@ -210,3 +210,66 @@ fn inspect_cluster_without_a_reachable_cluster_is_a_runtime_failure() {
     );
     assert!(String::from_utf8_lossy(&o.stderr).starts_with("error: "));
 }
+
+#[test]
+fn inspect_merges_the_built_in_collector_checks_onto_their_node() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let certs = dir.join("pki");
+    std::fs::create_dir_all(&certs).unwrap();
+    // notAfter 2036-11-26: about 3,650 days away, inside a 4,000-day warning window and outside a 7-day danger one.
+    let pem =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../ksx-inspect/tests/data/node-certs/real.pem");
+    std::fs::copy(&pem, certs.join("apiserver.crt")).unwrap();
+    let o = collector(
+        &[
+            "--node",
+            "cp-1",
+            "--cert-dir",
+            certs.to_str().unwrap(),
+            "--cert-warning-days",
+            "4000",
+            "--baseline",
+            "base.json",
+            "-o",
+            "results.json",
+        ],
+        dir,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::write(
+        dir.join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n",
+    )
+    .unwrap();
+    let o = ksx(
+        &[
+            "inspect",
+            "-f",
+            "cm.yaml",
+            "--node-results",
+            "results.json",
+            "--checks",
+            "node-cert-expiry",
+            "--fail-on",
+            "warning",
+            "--format",
+            "json",
+        ],
+        dir,
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{report}");
+    let f = &findings[0];
+    assert_eq!(f["checkId"], "node-cert-expiry");
+    assert_eq!(f["severity"], "warning");
+    assert_eq!(f["resource"]["kind"], "Node");
+    assert_eq!(f["resource"]["name"], "cp-1");
+}

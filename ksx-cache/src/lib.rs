@@ -17,6 +17,9 @@
 //! - [`engine`]: Alluxio, Jindo and JuiceFS properties rendered from the checked tiers (`--engine`).
 //! - [`status`]: the dataset status formulas (cached percentage, hit and throughput ratios from counter
 //!   deltas, `capacity_used_rate`) and [`status::HitRatioTracker`].
+//! - [`dataload`]: the DataLoad spec, its checks and phase machine, the block planner, the next `Cron` run and
+//!   (feature `store`) `dataload::run_dataload`, which warms a `CachedStore`.
+//! - [`affinity`]: [`affinity::mutate_pod`], cache-affinity node terms for pods that use datasets.
 //! - [`error`]: the crate's error type; spec errors name the object and the field.
 //!
 //! No module above does I/O, reads a clock or uses unseeded randomness. The data path, `store` (feature `store`,
@@ -44,6 +47,8 @@
 //! # Ok::<(), ksx_cache::Error>(())
 //! ```
 
+pub mod affinity;
+pub mod dataload;
 pub mod engine;
 pub mod error;
 pub mod model;

@@ -20,6 +20,7 @@
 //!   stored results (`InspectResult`) with retention, in files or PostgreSQL (feature `postgres`).
 //! - [`diff`]: new, fixed and unchanged findings between two results, matched by fingerprint.
 //! - [`live`]: bundles read from a live cluster through the `ksx-core` cluster seam (namespace filter).
+//! - [`preset`]: the §4.9 presets (`builtin:pss-baseline`, …) as configuration adjustments.
 //! - [`pod`]: pod-spec helpers shared by checks (container sets, effective security context, selectors).
 //!
 //! ```
@@ -90,6 +91,7 @@ pub mod live;
 pub mod model;
 pub mod plan;
 pub mod pod;
+pub mod preset;
 pub mod report;
 pub mod rules;
 mod sha256;

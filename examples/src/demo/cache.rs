@@ -1,12 +1,20 @@
 //! The demo's dataset-cache section: a training job's dataset (seeded shards in an object store) is read through
-//! [`ksx_cache::store::CachedStore`], the read-through block cache. First it is prefetched (every block read once,
-//! what a DataLoad does) and the job's epochs then read it in a new shuffled order each time, all from the cache;
+//! [`ksx_cache::store::CachedStore`], the read-through block cache. First a `DataLoad` prefetches it (planned over
+//! the dataset's listing, run through the cache by [`ksx_cache::dataload::run_dataload`]) and the job's epochs then read it in a new shuffled order each time, all from the cache;
 //! then the same epochs run without prefetch on a cache half the dataset's size, once per eviction policy, to show
 //! what the policy choice costs when the dataset does not fit.
 //!
 //! Every figure comes from the cache's own counters; read-ahead is off so the counts do not depend on task timing.
 
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use ksx_cache::dataload::{
+    DataLoad, DataLoadStatus, Event, ListedObject, plan, run_dataload, transition,
+};
+use ksx_cache::model::Dataset;
 use ksx_cache::store::{CacheConfig, CachedStore};
+use ksx_core::{Clock as _, ManualClock};
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt as _, PutPayload};
@@ -61,6 +69,10 @@ pub(super) struct CacheTrace {
     block_bytes: u64,
     /// Bytes the prefetch read from the store.
     prefetch_store_bytes: u64,
+    /// The DataLoad's phase and duration when it ended (`Complete`, simulated time).
+    data_load_phase: String,
+    /// See [`CacheTrace::data_load_phase`].
+    data_load_duration: String,
     /// Fluid's worker summary after the prefetch (`cached`, `cachedPercentage`…).
     cached: String,
     /// See [`CacheTrace::cached`].
@@ -70,7 +82,7 @@ pub(super) struct CacheTrace {
 }
 
 /// Builds the dataset from the seed, prefetches it and runs the epochs, then compares policies.
-pub(super) async fn run(seed: u64) -> anyhow::Result<CacheTrace> {
+pub(super) async fn run(seed: u64, clock: &ManualClock) -> anyhow::Result<CacheTrace> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xCAC4E);
     let source = InMemory::new();
     let paths: Vec<Path> = (0..SHARDS)
@@ -88,9 +100,7 @@ pub(super) async fn run(seed: u64) -> anyhow::Result<CacheTrace> {
         source.clone(),
         config(dataset_bytes + dataset_bytes / 2, "s3fifo"),
     )?;
-    for path in &paths {
-        read_whole(&cache, path).await?;
-    }
+    let (load_phase, load_duration) = prefetch(&cache, &paths, clock).await?;
     let after_prefetch = cache.stats();
     let summary = cache.worker_summary(Some(dataset_bytes));
     let mut epochs = Vec::new();
@@ -139,11 +149,57 @@ pub(super) async fn run(seed: u64) -> anyhow::Result<CacheTrace> {
         dataset_bytes,
         block_bytes: BLOCK_BYTES,
         prefetch_store_bytes: after_prefetch.bytes.store,
+        data_load_phase: load_phase,
+        data_load_duration: load_duration,
         cached: summary.cached,
         cached_percentage: summary.cached_percentage,
         epochs,
         policies,
     })
+}
+
+/// Prefetches the whole dataset with a `DataLoad` (spec `cache.md` §2): validated, planned over the listing in
+/// cache blocks, admitted and started, then run through the cache; the simulated clock moves one second per block.
+async fn prefetch(
+    cache: &CachedStore<InMemory>,
+    paths: &[Path],
+    clock: &ManualClock,
+) -> anyhow::Result<(String, String)> {
+    let dataset: Dataset = serde_json::from_value(serde_json::json!({
+        "apiVersion": "cache.ksx.io/v1alpha1",
+        "kind": "Dataset",
+        "metadata": {"name": "imagenet-mini", "namespace": "ml-training"},
+        "spec": {"mounts": [{"mountPoint": DATASET, "name": "imagenet-mini"}]}
+    }))?;
+    let load: DataLoad = serde_json::from_value(serde_json::json!({
+        "apiVersion": "cache.ksx.io/v1alpha1",
+        "kind": "DataLoad",
+        "metadata": {"name": "imagenet-mini-warmup", "namespace": "ml-training"},
+        "spec": {"dataset": {"name": "imagenet-mini"}, "target": [{"path": "/imagenet-mini"}]}
+    }))?;
+    let listing: Vec<ListedObject> = paths
+        .iter()
+        .map(|p| ListedObject {
+            path: p.to_string(),
+            size: SHARD_BYTES as u64,
+        })
+        .collect();
+    let plan = plan(&load, &dataset, &listing, BLOCK_BYTES, &BTreeSet::new())?;
+    let admitted = transition(
+        &load,
+        &DataLoadStatus::default(),
+        Event::Admitted,
+        clock.now(),
+    )?;
+    let started = transition(&load, &admitted, Event::Started, clock.now())?;
+    clock.advance(Duration::from_secs(plan.blocks.len() as u64));
+    let (status, report) = run_dataload(cache, &load, &plan, &started, clock).await;
+    anyhow::ensure!(
+        report.failed_objects.is_empty() && report.loaded_bytes == plan.load_bytes,
+        "the demo DataLoad failed: {:?}",
+        report.failed_objects
+    );
+    Ok((format!("{:?}", status.phase), status.duration))
 }
 
 fn config(memory_bytes: u64, policy: &str) -> CacheConfig {
@@ -193,10 +249,12 @@ fn mib(bytes: u64) -> String {
 pub(super) fn print_summary(t: &CacheTrace) {
     let store_after: u64 = t.epochs.iter().map(|e| e.store_bytes).sum();
     outln!(
-        "cache {} ({} shards, {}): prefetch read {} from the store, cached {} ({}); {} epochs then read {} from the store",
+        "cache {} ({} shards, {}): DataLoad {} in {}, read {} from the store, cached {} ({}); {} epochs then read {} from the store",
         t.dataset,
         t.shards,
         mib(t.dataset_bytes),
+        t.data_load_phase,
+        t.data_load_duration,
         mib(t.prefetch_store_bytes),
         t.cached,
         t.cached_percentage,
@@ -219,13 +277,15 @@ pub(super) fn print_summary(t: &CacheTrace) {
 pub(super) fn section(t: &CacheTrace) -> String {
     let mut body = format!(
         "<p>Dataset <code>{}</code>: {} shards, {} in blocks of {}, read through <code>CachedStore</code>, the \
-         read-through block cache that wraps any <code>object_store</code> store. The prefetch (what a DataLoad \
-         runs) read {} from the store; the cache then held {} ({}). Each epoch reads the shards in a new shuffled \
+         read-through block cache that wraps any <code>object_store</code> store. A DataLoad prefetched it \
+         ({} after {} simulated) and read {} from the store; the cache then held {} ({}). Each epoch reads the shards in a new shuffled \
          order.</p>",
         esc(&t.dataset),
         t.shards,
         mib(t.dataset_bytes),
         mib(t.block_bytes),
+        esc(&t.data_load_phase),
+        esc(&t.data_load_duration),
         mib(t.prefetch_store_bytes),
         esc(&t.cached),
         esc(&t.cached_percentage)

@@ -125,7 +125,7 @@ pub(crate) async fn run(args: &DemoArgs) -> anyhow::Result<Outcome> {
     bar.set_message("inspection");
     let inspect = inspect::run(&cluster, &clock).await?;
     bar.set_message("dataset cache");
-    let cache = cache::run(args.seed).await?;
+    let cache = cache::run(args.seed, &clock).await?;
     bar.finish_and_clear();
     let simulated_seconds = u64::try_from(clock.now().as_second() - START_UNIX_SECS).unwrap_or(0);
     let summary = Summary {

@@ -179,6 +179,9 @@ const EVENTS_DOC: &str =
     "https://kubernetes.io/docs/reference/kubernetes-api/cluster-resources/event-v1/";
 const SKEW_DOC: &str = "https://kubernetes.io/releases/version-skew-policy/";
 const NODE_DOC: &str = "https://kubernetes.io/docs/concepts/architecture/nodes/#condition";
+const CERTS_DOC: &str = "https://kubernetes.io/docs/setup/best-practices/certificates/";
+const DISK_DOC: &str =
+    "https://kubernetes.io/docs/concepts/scheduling-eviction/node-pressure-eviction/";
 const POD_LIFECYCLE: &str = "https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/";
 const PVC_DOC: &str = "https://kubernetes.io/docs/concepts/storage/persistent-volumes/";
 const SYSCTL: &str = "https://kubernetes.io/docs/tasks/administer-cluster/sysctl-cluster/";
@@ -371,6 +374,24 @@ pub static CATALOGUE: &[CheckDef] = &[
         networking::service_target_port
     ),
     live!(
+        "node-cert-expiry",
+        Node,
+        Warning,
+        "Node certificates are not about to expire",
+        "Renew the certificate (kubeadm certs renew, or kubelet serverTLSBootstrap/rotateCertificates) and restart the component using it.",
+        [CERTS_DOC],
+        crate::rules::node_builtin::cert_expiry
+    ),
+    live!(
+        "node-disk-usage",
+        Node,
+        Warning,
+        "Node filesystems have free blocks and inodes",
+        "Free space on the node (prune unused images and containers, rotate logs, clean /var/lib/kubelet) or grow the filesystem.",
+        [DISK_DOC],
+        crate::rules::node_builtin::disk_usage
+    ),
+    live!(
         "node-kubelet-version-skew",
         Node,
         Warning,
@@ -405,6 +426,15 @@ pub static CATALOGUE: &[CheckDef] = &[
         "Investigate the problem node-problem-detector reports (kernel, filesystem, runtime) and drain the node if needed.",
         [NODE_DOC],
         node::node_problem_condition
+    ),
+    live!(
+        "node-service-down",
+        Node,
+        Danger,
+        "Kubelet and container runtime units are active",
+        "Start the unit (systemctl start kubelet / containerd) and read its journal (journalctl -u <unit>) for the failure.",
+        [NODE_DOC],
+        crate::rules::node_builtin::service_down
     ),
     live!(
         "pod-crashloop",

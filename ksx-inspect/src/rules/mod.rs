@@ -6,6 +6,7 @@
 pub mod cond;
 pub mod load;
 pub mod node;
+pub mod node_builtin;
 pub mod path;
 pub mod prometheus;
 pub mod template;

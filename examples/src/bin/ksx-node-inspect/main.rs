@@ -1,7 +1,10 @@
 //! `ksx-node-inspect`: the node collector of `ksx inspect` (spec `inspect.md` §2.7). Runs the `type: node` rules
 //! whose `nodeSelector` matches this node on the local machine (sysctl, systemd units, file hashes against a
 //! first-run baseline, log scanning) and prints the findings as JSON (`NodeResults`), which the engine merges as
-//! findings on `Node/<name>`. Exit 0 after printing, 2 on bad rules or arguments, 1 when it cannot write.
+//! findings on `Node/<name>`. The built-in collector checks `node-cert-expiry`, `node-disk-usage` and
+//! `node-service-down` (§4.7) run too (`--no-builtin` turns them off); their findings are under the `collector`
+//! key (check ID → findings, `value` = severity), the shape of a Node's `/status/collector`.
+//! Exit 0 after printing, 2 on bad rules or arguments, 1 when it cannot write.
 
 #[path = "../../bin_support.rs"]
 #[allow(
@@ -17,6 +20,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser;
 use ksx_inspect::rules::node::{FileBaselines, LocalHost, collect};
+use ksx_inspect::rules::node_builtin::{BuiltinOptions, collect_builtin};
 use ksx_inspect::rules::{RuleKind, load_rules, read_rule_files};
 
 /// Runs node rules on this machine and prints the findings as JSON.
@@ -24,7 +28,7 @@ use ksx_inspect::rules::{RuleKind, load_rules, read_rule_files};
 #[command(name = "ksx-node-inspect", version)]
 struct Args {
     /// Rule directories or files (`type: node` rules are run; others are ignored).
-    #[arg(long = "rules", required = true)]
+    #[arg(long = "rules")]
     rules: Vec<PathBuf>,
     /// This node's name (default: `NODE_NAME`, else the kernel hostname).
     #[arg(long)]
@@ -39,6 +43,25 @@ struct Args {
     /// The first-run hash baseline file.
     #[arg(long, default_value = ksx_inspect::rules::node::DEFAULT_BASELINE_FILE)]
     baseline: PathBuf,
+    /// Skip the built-in collector checks (certificate expiry, disk usage, kubelet/runtime units).
+    #[arg(long)]
+    no_builtin: bool,
+    /// A directory scanned for `*.crt`/`*.pem` certificates (repeatable; default /etc/kubernetes/pki and
+    /// /var/lib/kubelet/pki).
+    #[arg(long = "cert-dir")]
+    cert_dirs: Vec<String>,
+    /// Days before expiry from which a certificate is a warning.
+    #[arg(long, default_value_t = 30)]
+    cert_warning_days: i64,
+    /// Days before expiry from which a certificate is a danger.
+    #[arg(long, default_value_t = 7)]
+    cert_danger_days: i64,
+    /// Filesystem usage (blocks or inodes) in percent above which it is a warning.
+    #[arg(long, default_value_t = 85)]
+    disk_warning_percent: u64,
+    /// Filesystem usage (blocks or inodes) in percent above which it is a danger.
+    #[arg(long, default_value_t = 95)]
+    disk_danger_percent: u64,
     /// Write the JSON here instead of standard output.
     #[arg(short = 'o', long)]
     output: Option<PathBuf>,
@@ -92,11 +115,34 @@ async fn run(args: Args) -> anyhow::Result<()> {
         ..LocalHost::default()
     };
     let mut baselines = FileBaselines::open(&args.baseline).map_err(anyhow::Error::msg)?;
-    let results = collect(&rules, &node, &labels, &host, &mut baselines);
+    let mut results = collect(&rules, &node, &labels, &host, &mut baselines);
+    let mut collector = None;
+    if !args.no_builtin {
+        let mut opts = BuiltinOptions {
+            cert_warning_days: args.cert_warning_days,
+            cert_danger_days: args.cert_danger_days,
+            disk_warning_percent: args.disk_warning_percent,
+            disk_danger_percent: args.disk_danger_percent,
+            ..BuiltinOptions::default()
+        };
+        if !args.cert_dirs.is_empty() {
+            opts.cert_dirs.clone_from(&args.cert_dirs);
+        }
+        collector = Some(collect_builtin(
+            &host,
+            &opts,
+            &ksx_core::SystemClock,
+            &mut results.notes,
+        ));
+    }
     baselines
         .save()
         .map_err(|e| anyhow::anyhow!("cannot write the baseline: {e}"))?;
-    let mut text = serde_json::to_string_pretty(&results)?;
+    let mut json = serde_json::to_value(&results)?;
+    if let (Some(c), Some(map)) = (collector, json.as_object_mut()) {
+        map.insert("collector".to_owned(), serde_json::to_value(c)?);
+    }
+    let mut text = serde_json::to_string_pretty(&json)?;
     text.push('\n');
     match &args.output {
         Some(path) => std::fs::write(path, text)
