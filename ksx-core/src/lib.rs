@@ -60,6 +60,7 @@ pub mod cluster;
 pub mod error;
 pub mod manifest;
 pub mod metrics;
+pub mod persist;
 pub mod quantity;
 pub mod rolling;
 #[cfg(feature = "runtime")]

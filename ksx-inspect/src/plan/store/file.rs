@@ -1,9 +1,7 @@
 //! [`FileResultStore`]: results as JSON files `<dir>/<plan>/<id>.json` with an index per plan.
 
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -16,9 +14,6 @@ use crate::plan::result::{InspectResult, ResultEntry, validate_id};
 /// The index file of a plan's directory.
 pub const INDEX_FILE: &str = "index.json";
 const SUFFIX: &str = ".json";
-
-/// Distinguishes temporary files of concurrent writers in one process.
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// The index of one plan's directory: every result's [`ResultEntry`], oldest first.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -47,33 +42,11 @@ fn io_error(path: &Path, source: std::io::Error) -> PlanError {
     }
 }
 
-fn write_atomically(dir: &Path, target: &Path, bytes: &[u8]) -> StoreResult<()> {
-    let file_name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = dir.join(format!(
-        ".{file_name}.tmp-{}-{}",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let written = (|| {
-        let mut file = fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()
-    })();
-    if let Err(e) = written {
-        let _ = fs::remove_file(&temp);
-        return Err(io_error(&temp, e));
-    }
-    if let Err(e) = fs::rename(&temp, target) {
-        let _ = fs::remove_file(&temp);
-        return Err(io_error(target, e));
-    }
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+fn write_atomically(target: &Path, bytes: &[u8]) -> StoreResult<()> {
+    ksx_core::persist::write_atomically(target, bytes).map_err(|e| match e {
+        ksx_core::Error::Io { path, source } => io_error(&path, source),
+        other => io_error(target, std::io::Error::other(other.to_string())),
+    })
 }
 
 fn to_json<T: Serialize>(value: &T, place: &Path) -> StoreResult<Vec<u8>> {
@@ -205,7 +178,7 @@ impl FileResultStore {
             .sort_by(|a, b| (&a.started_at, &a.id).cmp(&(&b.started_at, &b.id)));
         let path = plan_dir.join(INDEX_FILE);
         let bytes = to_json(index, &path)?;
-        write_atomically(plan_dir, &path, &bytes)
+        write_atomically(&path, &bytes)
     }
 }
 
@@ -217,7 +190,7 @@ impl ResultStore for FileResultStore {
         fs::create_dir_all(&plan_dir).map_err(|e| io_error(&plan_dir, e))?;
         let path = self.path_of(&result.id)?;
         let bytes = to_json(result, &path)?;
-        write_atomically(&plan_dir, &path, &bytes)?;
+        write_atomically(&path, &bytes)?;
         let mut index = self.read_index(&result.plan)?;
         index.results.retain(|e| e.id != result.id);
         index.results.push(result.entry());

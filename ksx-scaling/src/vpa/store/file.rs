@@ -2,9 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 
@@ -14,9 +12,6 @@ use crate::vpa::checkpoint::{CheckpointKey, ContainerCheckpoint};
 
 /// The file name suffix of a checkpoint.
 const SUFFIX: &str = ".json";
-
-/// Distinguishes temporary files of concurrent writers in one process.
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Checkpoints as files `<namespace>_<vpaName>_<containerName>.json` in one directory, each holding a
 /// `VerticalPodAutoscalerCheckpoint` object ([`CheckpointObject`]).
@@ -142,36 +137,9 @@ fn io_error(path: &Path, source: std::io::Error) -> Error {
     })
 }
 
-/// Writes `bytes` to `target` atomically: a temporary file in the same directory, flushed, then renamed.
-fn write_atomically(dir: &Path, target: &Path, bytes: &[u8]) -> Result<()> {
-    let file_name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = dir.join(format!(
-        ".{file_name}.tmp-{}-{}",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let written = (|| {
-        let mut file = fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()
-    })();
-    if let Err(e) = written {
-        let _ = fs::remove_file(&temp);
-        return Err(io_error(&temp, e));
-    }
-    if let Err(e) = fs::rename(&temp, target) {
-        let _ = fs::remove_file(&temp);
-        return Err(io_error(target, e));
-    }
-    // Make the rename itself durable. Not every platform can open a directory for syncing; the data is
-    // already on disk then, only the name may be lost on a power cut, which leaves the previous checkpoint.
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+/// Writes `bytes` to `target` atomically (see [`ksx_core::persist::write_atomically`]).
+fn write_atomically(target: &Path, bytes: &[u8]) -> Result<()> {
+    ksx_core::persist::write_atomically(target, bytes).map_err(Error::Core)
 }
 
 #[async_trait]
@@ -187,7 +155,7 @@ impl CheckpointStore for FileCheckpointStore {
             })
         })?;
         bytes.push(b'\n');
-        write_atomically(&self.dir, &path, &bytes)
+        write_atomically(&path, &bytes)
     }
 
     async fn load(&self, key: &CheckpointKey) -> Result<Option<ContainerCheckpoint>> {

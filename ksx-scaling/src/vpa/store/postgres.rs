@@ -270,13 +270,7 @@ impl CheckpointStore for PostgresCheckpointStore {
 
 /// Accepts plain SQL identifiers only, so the name can be quoted into SQL text safely.
 fn validate_table(table: &str) -> Result<()> {
-    let mut chars = table.chars();
-    let ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && table.len() <= 63;
-    if ok {
+    if ksx_core::persist::is_sql_identifier(table) {
         Ok(())
     } else {
         Err(Error::invalid(
@@ -290,24 +284,7 @@ fn validate_table(table: &str) -> Result<()> {
 
 /// `postgresql://user@host:port/db table t`, without the password.
 fn describe(config: &tokio_postgres::Config, table: &str) -> String {
-    let host = config
-        .get_hosts()
-        .first()
-        .map(|h| match h {
-            tokio_postgres::config::Host::Tcp(name) => name.clone(),
-            #[cfg(unix)]
-            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
-        })
-        .unwrap_or_else(|| "localhost".to_owned());
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let user = config.get_user().unwrap_or("");
-    let db = config.get_dbname().unwrap_or(user);
-    let at = if user.is_empty() {
-        String::new()
-    } else {
-        format!("{user}@")
-    };
-    format!("postgresql://{at}{host}:{port}/{db} table {table}")
+    ksx_core::persist::describe_postgres(config, table)
 }
 
 fn db_error(place: &str, action: &str, e: &tokio_postgres::Error) -> Error {
