@@ -39,6 +39,7 @@ use crate::bundle::Bundle;
 use crate::model::{Finding, Report, Resource, Severity, SeverityCounts};
 use crate::plan::error::PlanError;
 use crate::plan::result::InspectResult;
+use crate::report::html_escape;
 
 /// One side of a diff: a report, with the inventory of inspected objects when it came from a stored result.
 #[derive(Debug, Clone)]
@@ -501,22 +502,6 @@ pub fn to_markdown(d: &Diff) -> String {
                 md_cell(&f.message),
                 md_cell(&flags(x))
             );
-        }
-    }
-    out
-}
-
-/// Escapes text for HTML element content and attribute values.
-pub fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
         }
     }
     out
