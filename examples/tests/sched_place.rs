@@ -6,8 +6,10 @@
 //! hand from scheduling.md (§1, §2.4, §2.7, §3.3, §4.1); the arithmetic of each case is in the `README.md` of the
 //! folder. `KSX_UPDATE_GOLDEN=1` rewrites the outputs instead (review the diff against the README).
 
+mod support;
+
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 fn ksx_place(input: &str) -> Output {
@@ -31,70 +33,18 @@ fn ksx_place(input: &str) -> Output {
 #[test]
 fn place_golden() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/sched/place");
-    let update = std::env::var("KSX_UPDATE_GOLDEN").is_ok_and(|v| v == "1");
-    let mut inputs: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("golden directory")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.to_string_lossy().ends_with(".input.json"))
-        .collect();
-    inputs.sort();
-    assert!(inputs.len() >= 6, "golden inputs missing");
-    let mut failures = Vec::new();
-    for input in &inputs {
-        let expected_path = PathBuf::from(
-            input
-                .to_string_lossy()
-                .replace(".input.json", ".output.json"),
-        );
-        let out = Command::new(env!("CARGO_BIN_EXE_ksx"))
-            .args(["sched", "place", "-o", "json", "--input"])
-            .arg(input)
-            .env_remove("KSX_LOG")
-            .output()
-            .expect("run ksx");
-        if !out.status.success() {
-            failures.push(format!(
-                "{}: exit {:?}: {}",
-                input.display(),
-                out.status.code(),
-                String::from_utf8_lossy(&out.stderr)
-            ));
-            continue;
-        }
-        let mut got: serde_json::Value =
-            serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    support::golden::check_json_goldens(&dir, &["sched", "place", "-o", "json"], 6, |got| {
         let pps = got["stats"]
             .as_object_mut()
             .and_then(|s| s.remove("podsPerSecond"))
             .and_then(|v| v.as_f64())
-            .expect("stats.podsPerSecond is a number");
-        if pps <= 0.0 {
-            failures.push(format!(
-                "{}: podsPerSecond {pps} is not > 0",
-                input.display()
-            ));
+            .ok_or("stats.podsPerSecond is not a number")?;
+        if pps > 0.0 {
+            Ok(())
+        } else {
+            Err(format!("podsPerSecond {pps} is not > 0"))
         }
-        if update {
-            std::fs::write(
-                &expected_path,
-                serde_json::to_string_pretty(&got).unwrap() + "\n",
-            )
-            .unwrap();
-            continue;
-        }
-        let expected: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&expected_path).expect("golden output"))
-                .unwrap();
-        if got != expected {
-            failures.push(format!(
-                "{}:\nexpected {}\n     got {}",
-                input.display(),
-                expected,
-                got
-            ));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    });
 }
 
 fn assert_bad_input(out: &Output, needle: &str) {
