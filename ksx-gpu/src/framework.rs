@@ -19,7 +19,6 @@ use crate::plugins::{self, affinity, default_normalize};
 use crate::snapshot::{NodeId, NodeInfo, PodInfo, Snapshot};
 
 mod fast;
-mod pool;
 use fast::{ClassCache, FastRow};
 
 /// Fewer nodes than this are always all searched (`minFeasibleNodesToFind`).
@@ -113,9 +112,8 @@ pub struct Profile {
     /// 0–100; 0 is adaptive.
     pub percentage_of_nodes_to_score: u8,
     /// Threads that filter and score one pod when every node is searched (upstream's default parallelism is 16;
-    /// ksx defaults to 1 and lets the driver choose): [`Scheduler::schedule_all`] then keeps a pool of that many
-    /// threads for the batch (module `framework::pool`). Results do not depend on it; on a machine whose cores
-    /// are busy with other work one thread is usually faster (`benches/README.md`).
+    /// ksx defaults to 1 and lets the driver choose): [`Scheduler::schedule_all`] then runs the batch in a rayon
+    /// pool of that many threads, which split each pod's candidates. Results do not depend on it.
     pub parallelism: usize,
     /// The GPU policy: device order in GpuFit and the GPU score plugin (`GpuBinpack` or `GpuSpread`); a pod's
     /// `gpu.ksx.io/policy` annotation overrides it for device order.
@@ -595,8 +593,9 @@ impl Scheduler {
         let mut rows = std::mem::take(&mut self.fast_rows);
         rows.clear();
         let mut evaluated = 0;
+        let mut fused = None;
         if n > 0 && want >= n {
-            self.scan(&p, &kernel, &class, &class.candidates, &mut rows);
+            fused = self.scan(&p, &kernel, &class, &class.candidates, &mut rows);
             evaluated = n;
         } else if n > 0 {
             let start = self.next_start % n;
@@ -626,9 +625,35 @@ impl Scheduler {
             );
             self.found = found;
         }
-        let decision = self.pick(&p, &rows, evaluated);
+        let decision = match fused {
+            Some(f) => self.pick_fused(&p, &kernel, &class, f, evaluated, &mut rows),
+            None => self.pick(&p, &rows, evaluated),
+        };
         self.fast_rows = rows;
         decision
+    }
+
+    /// The decision from the fused loop's findings over every candidate; when its normalization prediction
+    /// missed, the rows are made (into `rows`) and reduced instead.
+    fn pick_fused(
+        &self,
+        p: &Prepared<'_>,
+        kernel: &fast::Kernel,
+        class: &fast::StaticClass,
+        fused: fast::Fused,
+        evaluated: usize,
+        rows: &mut Vec<FastRow>,
+    ) -> Decision {
+        match (fused.count(), fused.decide(), fused.best_id()) {
+            (0, _, _) => self.unschedulable(p, evaluated),
+            (1, _, Some(id)) => self.scheduled(id, 0, evaluated),
+            (_, Some((id, total)), _) => self.scheduled(id, total, evaluated),
+            _ => {
+                rows.clear();
+                self.scan_rows(p, kernel, class, &class.candidates, rows);
+                self.pick(p, rows, evaluated)
+            }
+        }
     }
 
     /// The decision from the feasible rows of the fast path (in node order).
@@ -645,49 +670,27 @@ impl Scheduler {
         }
     }
 
-    /// [`Self::decide`] with the candidates split between the calling thread and the pool workers (every node
-    /// searched; a pod that asks for GPU devices runs on the calling thread alone).
-    fn decide_pooled(&mut self, pod: &PodInfo, workers: &mut [pool::Worker]) -> Decision {
+    /// [`Self::decide`] with every node searched and the fused loop split over the current rayon pool
+    /// ([`fast::fused_par`]); a pod that asks for GPU devices, or a configuration without the fused loop, runs
+    /// on the calling thread alone.
+    fn decide_parallel(&mut self, pod: &PodInfo) -> Decision {
         let p = self.prepared(pod);
         if self.gpus.is_some() && p.gpu.is_some() {
             return self.decide(pod);
         }
         let class = self.static_class(&p);
-        let kernel = std::sync::Arc::new(self.kernel(&p));
+        let kernel = self.kernel(&p);
+        let evaluated = self.snapshot.len();
         let mut rows = std::mem::take(&mut self.fast_rows);
         rows.clear();
-        let total = class.candidates.len();
-        let chunk = total.div_ceil(workers.len() + 1);
-        let bounds = |t: usize| (t * chunk).min(total)..((t + 1) * chunk).min(total);
-        let mut sent = Vec::with_capacity(workers.len());
-        for (t, w) in workers.iter_mut().enumerate() {
-            let job = pool::Message::Job {
-                kernel: std::sync::Arc::clone(&kernel),
-                class: std::sync::Arc::clone(&class),
-                range: bounds(t + 1),
-                out: std::mem::take(&mut w.spare),
-            };
-            sent.push(w.jobs.send(job).is_ok());
-        }
-        let columns = self.snapshot.columns();
-        if let Some(ids) = class.candidates.get(bounds(0)) {
-            kernel.scan(&class, columns, ids, &mut rows);
-        }
-        for (t, (w, ok)) in workers.iter_mut().zip(sent).enumerate() {
-            match ok.then(|| pool::receive(&w.rows)).flatten() {
-                Some(part) => {
-                    rows.extend_from_slice(&part);
-                    w.spare = part;
-                }
-                // A worker that is gone: its chunk is done here.
+        let decision =
+            match fast::fused_par(&kernel, &class, self.snapshot.columns(), &class.candidates) {
+                Some(f) => self.pick_fused(&p, &kernel, &class, f, evaluated, &mut rows),
                 None => {
-                    if let Some(ids) = class.candidates.get(bounds(t + 1)) {
-                        kernel.scan(&class, columns, ids, &mut rows);
-                    }
+                    self.scan_rows(&p, &kernel, &class, &class.candidates, &mut rows);
+                    self.pick(&p, &rows, evaluated)
                 }
-            }
-        }
-        let decision = self.pick(&p, &rows, self.snapshot.len());
+            };
         self.fast_rows = rows;
         decision
     }
@@ -723,7 +726,7 @@ impl Scheduler {
         let class = self.static_class(&p);
         let kernel = self.kernel(&p);
         let mut rows = Vec::new();
-        self.scan(&p, &kernel, &class, &class.candidates, &mut rows);
+        self.scan_rows(&p, &kernel, &class, &class.candidates, &mut rows);
         self.fast_totals(&rows)
             .into_iter()
             .map(|(id, t)| (NodeId(id), t))
@@ -959,42 +962,29 @@ impl Scheduler {
                 })
                 .collect());
         }
-        // Every node is searched with several threads: a pool kept for the whole batch (module `pool`).
-        Ok(std::thread::scope(|scope| {
-            let mut workers: Vec<pool::Worker> = (1..threads)
-                .map(|_| {
-                    let (jobs, jobs_rx) = std::sync::mpsc::channel();
-                    let (rows_tx, rows) = std::sync::mpsc::channel();
-                    let columns = self.snapshot.columns().clone();
-                    scope.spawn(move || pool::work(columns, &jobs_rx, &rows_tx));
-                    pool::Worker {
-                        jobs,
-                        rows,
-                        spare: Vec::new(),
-                    }
+        // Every node is searched with several threads: a rayon pool kept for the whole batch. The calling
+        // thread of the loop below is one of its threads; the others steal halves of each pod's candidates
+        // (`fast::fused_par`), and when they are busy elsewhere the loop simply does the work itself.
+        let Ok(pool) = rayon::ThreadPoolBuilder::new().num_threads(threads).build() else {
+            // No threads to be had: one thread does it all, with the same results.
+            return Ok(prepared
+                .into_iter()
+                .map(|(info, _, _)| {
+                    let d = self.schedule(&info);
+                    (info.key, d)
                 })
-                .collect();
+                .collect());
+        };
+        Ok(pool.install(|| {
             let mut out = Vec::with_capacity(prepared.len());
             for (info, _, _) in prepared {
-                let before = self.snapshot.bound_node(&info.key);
-                let decision = self.decide_pooled(&info, &mut workers);
+                let decision = self.decide_parallel(&info);
                 if let Decision::Scheduled { node_id, .. } = &decision {
                     self.snapshot.bind(*node_id, &info);
                     self.commit_devices(&info, *node_id);
-                    for id in before.into_iter().chain([*node_id]) {
-                        let row = std::sync::Arc::new(self.snapshot.columns().row(id.index()));
-                        for w in &workers {
-                            // A worker that is gone is covered by the calling thread (decide_pooled).
-                            let _ = w
-                                .jobs
-                                .send(pool::Message::Update(std::sync::Arc::clone(&row)));
-                        }
-                    }
                 }
                 out.push((info.key, decision));
             }
-            // Closing the channels ends the workers; the scope joins them.
-            drop(workers);
             out
         }))
     }
@@ -1051,6 +1041,47 @@ mod tests {
         let p = s.prepare(&pod("p2", "1")).unwrap();
         // c: cpu 3000/8000 used -> 62, mem 2Gi/8Gi -> 75 => 68; a and b: 75, 87 => 81; tie a/b goes to a.
         assert!(matches!(s.schedule(&p), Decision::Scheduled { ref node, .. } if node == "a"));
+    }
+
+    fn tainted(name: &str, cpu: &str, soft_taints: usize) -> k8s_openapi::api::core::v1::Node {
+        let taints: Vec<_> = (0..soft_taints)
+            .map(|k| serde_json::json!({"key": format!("soft{k}"), "effect": "PreferNoSchedule"}))
+            .collect();
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name},
+            "spec": {"taints": taints},
+            "status": {"allocatable": {"cpu": cpu, "memory": "8Gi", "pods": "10"}}}))
+        .unwrap()
+    }
+
+    #[test]
+    fn fused_loop_falls_back_when_the_normalization_prediction_misses() {
+        // The class's candidates reach 3 untolerated PreferNoSchedule taints (node "full"), but the pod does not
+        // fit there, so TaintToleration normalizes over a maximum of 2 among the feasible nodes: the fused loop's
+        // prediction (3) misses and the rows must be reduced. By hand, default weights (fit 1, balanced 1,
+        // taint 3): cpu 2 of 4 and memory 1Gi of 8Gi on x and y alike: LeastAllocated (50 + 87) / 2 = 68;
+        // balanced: fractions 0.5 and 0.125, std 0.1875 → 81; taint reversed over max 2: x (1 taint) 50, y (2) 0.
+        // x: 68 + 81 + 3 × 50 = 299 (with the wrong maximum 3 it would be 68 + 81 + 3 × 67 = 350).
+        let nodes = [
+            tainted("full", "1", 3),
+            tainted("x", "4", 1),
+            tainted("y", "4", 2),
+        ];
+        for reference in [false, true] {
+            let snapshot = Snapshot::new(&nodes, &[]).unwrap();
+            let mut s = Scheduler::new(snapshot, Profile::default());
+            let p = s.prepare(&pod("p", "2")).unwrap();
+            let d = if reference {
+                s.decide_reference(&p)
+            } else {
+                s.decide(&p)
+            };
+            match d {
+                Decision::Scheduled { node, score, .. } => {
+                    assert_eq!((node.as_str(), score), ("x", 299), "reference {reference}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -210,7 +210,7 @@ pub fn pod_key(pod: &Pod) -> String {
 /// per-node loop reads these contiguous slices instead of whole [`NodeInfo`] records. The columns are a copy of
 /// the [`NodeInfo`] numbers, refreshed for a node whenever a pod is bound to it or unbound from it, so the two
 /// views always agree.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct NodeColumns {
     /// Pods bound per node.
     pub pod_count: Vec<i64>,
@@ -222,6 +222,22 @@ pub struct NodeColumns {
     pub non_zero_memory: Vec<i64>,
     allocatable: Vec<Vec<i64>>,
     requested: Vec<Vec<i64>>,
+    /// `1 / allocatable cpu` per node as an f64 (0 where allocatable cpu is not positive): lets the scorers
+    /// replace a division by a multiplication and an exact integer correction.
+    pub inv_cpu: Vec<f64>,
+    /// `1 / allocatable memory` per node, as [`Self::inv_cpu`].
+    pub inv_memory: Vec<f64>,
+}
+
+/// `1 / v` as an f64, or 0 when `v` is not positive.
+#[inline]
+fn reciprocal(v: i64) -> f64 {
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "a hint for the scorers, which correct the quotient exactly"
+    )]
+    let r = if v > 0 { 1.0 / v as f64 } else { 0.0 };
+    r
 }
 
 impl NodeColumns {
@@ -247,52 +263,23 @@ impl NodeColumns {
         self.pod_count.is_empty()
     }
 
-    /// One node's numbers, to send to a copy of the columns.
-    pub(crate) fn row(&self, i: usize) -> NodeRow {
-        NodeRow {
-            index: i,
-            pod_count: self.pod_count.get(i).copied().unwrap_or(0),
-            allowed_pods: self.allowed_pods.get(i).copied().unwrap_or(0),
-            non_zero: [
-                self.non_zero_cpu.get(i).copied().unwrap_or(0),
-                self.non_zero_memory.get(i).copied().unwrap_or(0),
-            ],
-            allocatable: self
-                .allocatable
-                .iter()
-                .map(|c| c.get(i).copied().unwrap_or(0))
-                .collect(),
-            requested: self
-                .requested
-                .iter()
-                .map(|c| c.get(i).copied().unwrap_or(0))
-                .collect(),
-        }
-    }
-
-    /// Writes one node's numbers taken from another copy of the columns with [`Self::row`].
-    pub(crate) fn set_row(&mut self, row: &NodeRow) {
-        let nodes = self.len();
-        let i = row.index;
-        for (column, v) in [
-            (&mut self.pod_count, row.pod_count),
-            (&mut self.allowed_pods, row.allowed_pods),
-            (&mut self.non_zero_cpu, row.non_zero[0]),
-            (&mut self.non_zero_memory, row.non_zero[1]),
-        ] {
-            if let Some(slot) = column.get_mut(i) {
-                *slot = v;
-            }
-        }
-        for (columns, values) in [
-            (&mut self.allocatable, &row.allocatable),
-            (&mut self.requested, &row.requested),
-        ] {
-            for (r, v) in values.iter().enumerate() {
-                if let Some(slot) = Self::column(columns, r, nodes).get_mut(i) {
-                    *slot = *v;
-                }
-            }
+    /// Recomputes one node's reciprocals from its allocatable cpu and memory.
+    fn sync_reciprocals(&mut self, i: usize) {
+        let cpu = reciprocal(
+            self.allocatable(ResourceId::CPU)
+                .get(i)
+                .copied()
+                .unwrap_or(0),
+        );
+        let memory = reciprocal(
+            self.allocatable(ResourceId::MEMORY)
+                .get(i)
+                .copied()
+                .unwrap_or(0),
+        );
+        if let (Some(c), Some(m)) = (self.inv_cpu.get_mut(i), self.inv_memory.get_mut(i)) {
+            *c = cpu;
+            *m = memory;
         }
     }
 
@@ -301,6 +288,8 @@ impl NodeColumns {
         self.allowed_pods.push(0);
         self.non_zero_cpu.push(0);
         self.non_zero_memory.push(0);
+        self.inv_cpu.push(0.0);
+        self.inv_memory.push(0.0);
         for c in self.allocatable.iter_mut().chain(self.requested.iter_mut()) {
             c.push(0);
         }
@@ -339,18 +328,8 @@ impl NodeColumns {
                 *slot = q;
             }
         }
+        self.sync_reciprocals(i);
     }
-}
-
-/// One node's numbers in [`NodeColumns`], as sent to the scheduler's pool workers after a binding.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct NodeRow {
-    index: usize,
-    pod_count: i64,
-    allowed_pods: i64,
-    non_zero: [i64; 2],
-    allocatable: Vec<i64>,
-    requested: Vec<i64>,
 }
 
 /// Nodes and bound pods, indexed for filtering and scoring.

@@ -13,12 +13,25 @@
 //!   code that reads [`NodeInfo`](crate::snapshot::NodeInfo) records (`fits_with`, `score_with`), so the
 //!   arithmetic cannot drift from the reference.
 //!
-//! The per-node loop then walks the class's candidate ids, checks NodeResourcesFit (and GpuFit when the pod asks
-//! for devices), scores the survivors into a reused row buffer, and picks the best with the reference's
-//! normalization and tie-break (highest total, then the smallest node id, i.e. name). With `parallelism > 1` and
-//! every node searched, [`Scheduler::schedule_all`] splits the candidates into contiguous chunks over a small
-//! pool of threads kept for the whole batch; each chunk reports its rows in node order and the reduction keeps the
-//! first best row in chunk order, which is the same node the single-threaded loop picks.
+//! In the default configuration (NodeResourcesFit LeastAllocated or MostAllocated and BalancedAllocation, both
+//! over cpu and memory) the per-node loop is one fused pass ([`Kernel::fused`]): it checks NodeResourcesFit,
+//! scores the survivors and totals them as it goes, keeping only the best (highest total, then the smallest node
+//! id, i.e. name), without writing rows. Three devices keep it exact and cheap:
+//!
+//! - Quotients go through a per-node reciprocal ([`NodeColumns::inv_cpu`](crate::snapshot::NodeColumns)) and an
+//!   exact integer correction, and BalancedAllocation's fractions through the reciprocals with a guard that falls
+//!   back to upstream's divisions whenever the truncated score could differ: no division in the common case.
+//! - TaintToleration and NodeAffinity are normalized over the *feasible* nodes, which the loop only knows at the
+//!   end. Their raw scores are static per class, so the class predicts the normalization from its candidates'
+//!   maxima and precomputes every node's static share of the total under it; the loop notes whether a feasible
+//!   node reached each maximum. If both were reached the prediction held and the best found is the answer;
+//!   otherwise (rare) the rows are made and reduced as the reference does.
+//! - With `parallelism > 1` and every node searched, [`Scheduler::schedule_all`] runs the batch inside a rayon
+//!   pool and splits each pod's candidates in halves with `rayon::join` ([`fused_par`]); partial results merge in
+//!   any order to the same answer, so nothing depends on the thread count or on timing.
+//!
+//! Other configurations, pods that ask for GPU devices and the adaptive `percentageOfNodesToScore` walk make rows
+//! and reduce them with the reference's normalization and tie-break.
 //!
 //! The straightforward path ([`Scheduler::decide_reference`]) is kept as the reference implementation: the
 //! property tests in `ksx-gpu/tests/fast_path.rs` check that both give the same feasible nodes, scores and
@@ -65,6 +78,101 @@ pub(crate) struct StaticClass {
     pub(crate) affinity: Vec<i64>,
     /// Per node id: the raw NodeGroupAffinity score (0 when its weight is 0 or no groups are configured).
     pub(crate) group: Vec<i64>,
+    /// The normalization the reduction will most likely use, built from the candidates' extremes (see
+    /// [`Fused`]).
+    predicted: Predicted,
+    /// Per node id: everything static in its total under the predicted normalization: weighted
+    /// NodeGroupAffinity plus the normalized, weighted TaintToleration and NodeAffinity scores.
+    static_total: Vec<i64>,
+    /// Per node id: bit 0 when its raw TaintToleration score is the candidates' maximum, bit 1 when its raw
+    /// NodeAffinity score is (a feasible node with both bits seen means the prediction held).
+    reaches: Vec<u8>,
+}
+
+/// Candidate lists up to this long are scanned by one thread in [`fused_par`].
+const PARALLEL_LEAF: usize = 768;
+
+/// The fused loop over `ids`, split in halves with `rayon::join` down to [`PARALLEL_LEAF`] candidates, so that
+/// idle threads of the current rayon pool take some halves and a busy pool leaves them all to the calling
+/// thread. Chunks merge in any order to the same answer (highest total, ties to the smallest node id; extremes;
+/// count), so nothing depends on the thread count or on timing. `None` when the fused loop does not apply.
+pub(crate) fn fused_par(
+    kernel: &Kernel,
+    class: &StaticClass,
+    columns: &NodeColumns,
+    ids: &[u32],
+) -> Option<Fused> {
+    if ids.len() <= PARALLEL_LEAF {
+        return kernel.fused(class, columns, ids);
+    }
+    let (a, b) = ids.split_at(ids.len() / 2);
+    let (x, y) = rayon::join(
+        || fused_par(kernel, class, columns, a),
+        || fused_par(kernel, class, columns, b),
+    );
+    Some(x?.merge(y?))
+}
+
+/// The extremes of the raw taint and affinity scores over a class's candidates, and the normalizers they give.
+/// The feasible nodes of a pod are a subset of the candidates; as long as one of them reaches each maximum (the
+/// usual case), the reduction normalizes with exactly these numbers, so the per-node loop can total and compare
+/// the rows as it scores them.
+#[derive(Debug)]
+struct Predicted {
+    taint: Normalizer,
+    affinity: Normalizer,
+}
+
+/// What a fused scan found besides its rows: the best row under the class's predicted normalization (highest
+/// total, ties to the smallest node id) and the real extremes of the feasible rows. Chunks merge; the result is
+/// the reduction's answer when the real maxima equal the predicted ones ([`Fused::decide`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fused {
+    /// `(total, node id)` of the best row so far.
+    best: Option<(i64, u32)>,
+    /// The [`StaticClass::reaches`] bits of the feasible rows, or-ed.
+    reached: u8,
+    /// How many feasible rows there were.
+    count: usize,
+}
+
+impl Fused {
+    /// How many feasible rows there were.
+    pub(crate) fn count(self) -> usize {
+        self.count
+    }
+
+    /// The best row's node id (the only one when [`Self::count`] is 1).
+    pub(crate) fn best_id(self) -> Option<u32> {
+        self.best.map(|(_, id)| id)
+    }
+
+    /// Both chunks' findings together.
+    pub(crate) fn merge(self, other: Self) -> Self {
+        let best = match (self.best, other.best) {
+            (Some(a), Some(b)) => Some(if b.0 > a.0 || (b.0 == a.0 && b.1 < a.1) {
+                b
+            } else {
+                a
+            }),
+            (a, b) => a.or(b),
+        };
+        Self {
+            best,
+            reached: self.reached | other.reached,
+            count: self.count + other.count,
+        }
+    }
+
+    /// The reduction's `(node id, total)` when the prediction held, else `None` (reduce the rows instead).
+    pub(crate) fn decide(self) -> Option<(u32, i64)> {
+        // Both maxima are reached by a feasible row: they are the feasible rows' maxima too.
+        if self.reached == 0b11 {
+            self.best.map(|(total, id)| (id, total))
+        } else {
+            None
+        }
+    }
 }
 
 /// The cached pod classes, by hash.
@@ -123,7 +231,7 @@ fn quotient(a: i64, b: i64) -> i64 {
 
 /// A column of exactly `n` entries, or `None`.
 #[inline]
-fn full(c: &[i64], n: usize) -> Option<&[i64]> {
+fn full<T>(c: &[T], n: usize) -> Option<&[T]> {
     c.get(..n).filter(|c| c.len() == n)
 }
 
@@ -164,6 +272,7 @@ pub(crate) fn best_row(rows: &[FastRow], weights: [i64; 6], m: Maxima) -> Option
 /// `normalize_one(s, max, reverse) × weight` for one column, from a table when the raw scores are small
 /// non-negative integers (taint counts, sums of a few preference weights), so that the reduction divides once per
 /// distinct value instead of once per node.
+#[derive(Debug)]
 struct Normalizer {
     max: i64,
     reverse: bool,
@@ -205,7 +314,7 @@ impl Normalizer {
 }
 
 /// The column extremes of the raw taint and affinity scores (`default_normalize` divides by the maxima).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Maxima {
     taint: i64,
     taint_min: i64,
@@ -213,22 +322,31 @@ pub(crate) struct Maxima {
     affinity_min: i64,
 }
 
+impl Maxima {
+    /// The extremes of no row.
+    const NONE: Self = Self {
+        taint: i64::MIN,
+        taint_min: i64::MAX,
+        affinity: i64::MIN,
+        affinity_min: i64::MAX,
+    };
+
+    /// The extremes with one more row.
+    #[inline]
+    fn add(&mut self, taint: i64, affinity: i64) {
+        self.taint = self.taint.max(taint);
+        self.taint_min = self.taint_min.min(taint);
+        self.affinity = self.affinity.max(affinity);
+        self.affinity_min = self.affinity_min.min(affinity);
+    }
+}
+
 /// The extremes of the two normalized columns over the feasible rows.
 pub(crate) fn maxima(rows: &[FastRow]) -> Maxima {
-    rows.iter().fold(
-        Maxima {
-            taint: i64::MIN,
-            taint_min: i64::MAX,
-            affinity: i64::MIN,
-            affinity_min: i64::MAX,
-        },
-        |m, r| Maxima {
-            taint: m.taint.max(r.taint),
-            taint_min: m.taint_min.min(r.taint),
-            affinity: m.affinity.max(r.affinity),
-            affinity_min: m.affinity_min.min(r.affinity),
-        },
-    )
+    rows.iter().fold(Maxima::NONE, |mut m, r| {
+        m.add(r.taint, r.affinity);
+        m
+    })
 }
 
 /// The changing filters and scores of one pod (NodeResourcesFit filter and score, BalancedAllocation), with the
@@ -320,6 +438,94 @@ fn percent_fast(part: i64, whole: i64) -> i64 {
     }
 }
 
+/// [`percent_fast`] given `inv ≈ 1 / whole` (from the columns): a multiplication and an exact integer correction
+/// instead of a division. The product is within 10^-12 of the true quotient (at most 100), so truncating it is
+/// off by at most one, which the remainder check repairs. Falls back to [`percent_fast`] outside the exact range.
+#[inline(always)]
+fn percent_recip(part: i64, whole: i64, inv: f64) -> i64 {
+    const LIMIT: i64 = 1 << 45;
+    if inv > 0.0 && whole > 0 && whole < LIMIT && (0..=whole).contains(&part) {
+        let x = part * MAX_NODE_SCORE;
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_precision_loss,
+            reason = "x < 2^52 is exact; the truncated product is corrected below"
+        )]
+        let mut q = (x as f64 * inv) as i64;
+        let r = x - q * whole;
+        if r < 0 {
+            q -= 1;
+        } else if r >= whole {
+            q += 1;
+        }
+        q
+    } else {
+        percent_fast(part, whole)
+    }
+}
+
+/// BalancedAllocation over cpu and memory as upstream computes it (fractions `requested / allocatable` in f64,
+/// capped at 1; `std = |f_cpu − f_mem| / 2`; score `trunc((1 − std) × 100)`; a resource with no allocatable
+/// amount is left out, and one resource alone scores 100).
+///
+/// The fractions are first taken through the reciprocals: they then differ from upstream's quotients by a few
+/// units in the last place, which moves `(1 − std) × 100` by less than 10^-12. Unless that value lies within
+/// 10^-9 of an integer, truncating it gives upstream's score; otherwise (equal fractions, say) the fractions
+/// are recomputed with upstream's divisions.
+#[inline(always)]
+fn balanced_two(requested: [i64; 2], caps: [i64; 2], inv: [f64; 2]) -> i64 {
+    const GUARD: f64 = 1e-9;
+    if caps[0] > 0 && caps[1] > 0 && inv[0] > 0.0 && inv[1] > 0.0 {
+        #[allow(
+            clippy::cast_precision_loss,
+            clippy::cast_possible_truncation,
+            reason = "upstream computes the fractions in f64; v lies in 50–100, so the cast truncates it \
+                      (without a call to libm's `trunc`)"
+        )]
+        {
+            let f0 = (requested[0] as f64 * inv[0]).min(1.0);
+            let f1 = (requested[1] as f64 * inv[1]).min(1.0);
+            let v = (1.0 - ((f0 - f1) / 2.0).abs()) * 100.0;
+            let t = v as i64;
+            let frac = v - t as f64;
+            if frac > GUARD && frac < 1.0 - GUARD {
+                return t;
+            }
+        }
+    }
+    balanced_exact(requested, caps)
+}
+
+/// [`balanced_two`] with upstream's divisions.
+#[cold]
+#[inline(never)]
+fn balanced_exact(requested: [i64; 2], caps: [i64; 2]) -> i64 {
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        reason = "upstream computes the fractions in f64 and truncates (1 − std) × 100, which lies in 0–100"
+    )]
+    {
+        let mut fractions = [0f64; 2];
+        let mut k = 0;
+        for (cap, req) in caps.into_iter().zip(requested) {
+            if cap == 0 {
+                continue;
+            }
+            if let Some(slot) = fractions.get_mut(k) {
+                *slot = (req as f64 / cap as f64).min(1.0);
+            }
+            k += 1;
+        }
+        let std = if k == 2 {
+            ((fractions[0] - fractions[1]) / 2.0).abs()
+        } else {
+            0.0
+        };
+        ((1.0 - std) * 100.0) as i64
+    }
+}
+
 impl Kernel {
     /// NodeResourcesFit on the columns.
     #[inline]
@@ -373,9 +579,46 @@ impl Kernel {
         }
     }
 
+    /// Filters and scores the candidates in `ids` (ascending) of a pod that asks for no devices. In the default
+    /// configuration the fused loop runs and its findings are returned, and no row is written; otherwise the
+    /// feasible rows are appended to `out` in node order and `None` is returned.
+    pub(crate) fn scan(
+        &self,
+        class: &StaticClass,
+        columns: &NodeColumns,
+        ids: &[u32],
+        out: &mut Vec<FastRow>,
+    ) -> Option<Fused> {
+        let fused = self.fused(class, columns, ids);
+        if fused.is_none() {
+            self.rows(class, columns, ids, out);
+        }
+        fused
+    }
+
+    /// The fused loop over the candidates in `ids` (ascending) when the configuration allows it (see
+    /// [`Self::scan_tight`]), else `None`.
+    pub(crate) fn fused(
+        &self,
+        class: &StaticClass,
+        columns: &NodeColumns,
+        ids: &[u32],
+    ) -> Option<Fused> {
+        let simple = self.simple.as_ref()?;
+        match (simple.fit, simple.balanced, simple.least) {
+            (Some(fit), Some(balanced), true) => {
+                self.scan_tight::<true>(fit, balanced, class, columns, ids)
+            }
+            (Some(fit), Some(balanced), false) => {
+                self.scan_tight::<false>(fit, balanced, class, columns, ids)
+            }
+            _ => None,
+        }
+    }
+
     /// Filters and scores the candidates in `ids` (ascending) of a pod that asks for no devices, appending the
     /// feasible rows in node order.
-    pub(crate) fn scan(
+    pub(crate) fn rows(
         &self,
         class: &StaticClass,
         columns: &NodeColumns,
@@ -397,6 +640,135 @@ impl Kernel {
 }
 
 impl Kernel {
+    /// [`Self::scan`] for the default configuration in one tight loop: NodeResourcesFit (`LEAST`:
+    /// LeastAllocated, else MostAllocated) and BalancedAllocation both scoring cpu then memory, and a pod whose
+    /// fit checks name at most cpu and memory. A node with no allocatable cpu or memory takes the general
+    /// arithmetic ([`Self::row`]). Returns `None`, having done nothing, when the configuration or the columns do
+    /// not allow it, so that [`Self::scan_simple`] runs instead.
+    fn scan_tight<const LEAST: bool>(
+        &self,
+        fit: [(i64, i64); 2],
+        balanced: [i64; 2],
+        class: &StaticClass,
+        columns: &NodeColumns,
+        ids: &[u32],
+    ) -> Option<Fused> {
+        let n = columns.len();
+        let pod_count = full(&columns.pod_count, n)?;
+        let allowed = full(&columns.allowed_pods, n)?;
+        let nz_cpu = full(&columns.non_zero_cpu, n)?;
+        let nz_mem = full(&columns.non_zero_memory, n)?;
+        let alloc_cpu = full(columns.allocatable(ResourceId::CPU), n)?;
+        let alloc_mem = full(columns.allocatable(ResourceId::MEMORY), n)?;
+        let req_cpu = full(columns.requested(ResourceId::CPU), n)?;
+        let req_mem = full(columns.requested(ResourceId::MEMORY), n)?;
+        let inv_cpu = full(&columns.inv_cpu, n)?;
+        let inv_mem = full(&columns.inv_memory, n)?;
+        let static_total = full(&class.static_total, n)?;
+        let reaches = full(&class.reaches, n)?;
+        // What the fit filter wants free of cpu and memory (`i64::MIN` when it does not check the resource),
+        // and of up to two other resources (extended resources such as `nvidia.com/gpu`).
+        let mut need = [i64::MIN; 2];
+        let mut others: [(&[i64], &[i64], i64); 2] = [(&[], &[], 0); 2];
+        let mut n_others = 0;
+        if !self.fit.requests_nothing() {
+            for &(id, v) in self.fit.checks() {
+                match id {
+                    ResourceId::CPU => need[0] = v,
+                    ResourceId::MEMORY => need[1] = v,
+                    _ => {
+                        let slot = others.get_mut(n_others)?;
+                        *slot = (
+                            full(columns.allocatable(id), n)?,
+                            full(columns.requested(id), n)?,
+                            v,
+                        );
+                        n_others += 1;
+                    }
+                }
+            }
+        }
+        let others = others.get(..n_others).unwrap_or_default();
+        let [(w_cpu, pod_cpu), (w_mem, pod_mem)] = fit;
+        let weight_sum = w_cpu + w_mem;
+        let w = self.weights;
+        let mut best: Option<(i64, u32)> = None;
+        let mut reached = 0u8;
+        let mut count = 0;
+        for &id in ids {
+            let i = id as usize;
+            if i >= n || pod_count[i].saturating_add(1) > allowed[i] {
+                continue;
+            }
+            let (ac, am, rc, rm) = (alloc_cpu[i], alloc_mem[i], req_cpu[i], req_mem[i]);
+            if need[0] > ac.saturating_sub(rc)
+                || need[1] > am.saturating_sub(rm)
+                || others.iter().any(|(a, r, v)| {
+                    a.get(i)
+                        .zip(r.get(i))
+                        .is_none_or(|(a, r)| *v > a.saturating_sub(*r))
+                })
+            {
+                continue;
+            }
+            let total = if ac > 0 && am > 0 {
+                let (ic, im) = (inv_cpu[i], inv_mem[i]);
+                let qc = nz_cpu[i].saturating_add(pod_cpu).max(0);
+                let qm = nz_mem[i].saturating_add(pod_mem).max(0);
+                let (sc, sm) = if LEAST {
+                    (
+                        if qc > ac {
+                            0
+                        } else {
+                            percent_recip(ac - qc, ac, ic)
+                        },
+                        if qm > am {
+                            0
+                        } else {
+                            percent_recip(am - qm, am, im)
+                        },
+                    )
+                } else {
+                    (
+                        percent_recip(qc.min(ac), ac, ic),
+                        percent_recip(qm.min(am), am, im),
+                    )
+                };
+                let node_score = sc * w_cpu + sm * w_mem;
+                let fit = match weight_sum {
+                    0 => 0,
+                    2 if node_score >= 0 => (node_score / 2).clamp(0, MAX_NODE_SCORE),
+                    _ => quotient(node_score, weight_sum).clamp(0, MAX_NODE_SCORE),
+                };
+                let balanced = balanced_two(
+                    [
+                        rc.saturating_add(balanced[0]),
+                        rm.saturating_add(balanced[1]),
+                    ],
+                    [ac, am],
+                    [ic, im],
+                );
+                fit * w[0] + balanced * w[1] + static_total[i]
+            } else {
+                let row = self.row(class, columns, i, None);
+                row.base
+                    + class.predicted.taint.weighted(row.taint)
+                    + class.predicted.affinity.weighted(row.affinity)
+            };
+            // Ids ascend, so a tie keeps the earlier (smaller) one.
+            if best.is_none_or(|(b, _)| total > b) {
+                best = Some((total, id));
+            }
+            reached |= reaches[i];
+            count += 1;
+        }
+        Some(Fused {
+            best,
+            reached,
+            count,
+        })
+    }
+
     /// [`Self::scan`] for the [`Simple`] configuration: every column sliced once, the plugin arithmetic written
     /// out for cpu and memory (the same operations, in the same order, as `FitScorer::score_with` and
     /// `BalancedScorer::score_with`). Returns false, having done nothing, when a column is missing (a resource
@@ -419,6 +791,8 @@ impl Kernel {
             Some(alloc_mem),
             Some(req_cpu),
             Some(req_mem),
+            Some(inv_cpu),
+            Some(inv_mem),
             Some(group),
             Some(taint),
             Some(affinity),
@@ -431,6 +805,8 @@ impl Kernel {
             full(columns.allocatable(ResourceId::MEMORY), n),
             full(columns.requested(ResourceId::CPU), n),
             full(columns.requested(ResourceId::MEMORY), n),
+            full(&columns.inv_cpu, n),
+            full(&columns.inv_memory, n),
             full(&class.group, n),
             full(&class.taint, n),
             full(&class.affinity, n),
@@ -469,13 +845,16 @@ impl Kernel {
             {
                 continue;
             }
+            let caps = [alloc_cpu[i], alloc_mem[i]];
+            let inv = [inv_cpu[i], inv_mem[i]];
             let fit = s.fit.map_or(0, |f| {
                 let mut node_score: i64 = 0;
                 let mut weight_sum: i64 = 0;
-                for (cap, on_node, (weight, pod_request)) in [
-                    (alloc_cpu[i], nz_cpu[i], f[0]),
-                    (alloc_mem[i], nz_mem[i], f[1]),
-                ] {
+                for ((cap, inv), (on_node, (weight, pod_request))) in caps
+                    .into_iter()
+                    .zip(inv)
+                    .zip([(nz_cpu[i], f[0]), (nz_mem[i], f[1])])
+                {
                     if cap <= 0 {
                         continue;
                     }
@@ -484,52 +863,27 @@ impl Kernel {
                         if req > cap {
                             0
                         } else {
-                            percent_fast(cap - req, cap)
+                            percent_recip(cap - req, cap, inv)
                         }
                     } else {
-                        percent_fast(req.min(cap), cap)
+                        percent_recip(req.min(cap), cap, inv)
                     };
                     node_score += score * weight;
                     weight_sum += weight;
                 }
-                if weight_sum == 0 {
-                    0
-                } else {
-                    quotient(node_score, weight_sum).clamp(0, MAX_NODE_SCORE)
+                match weight_sum {
+                    0 => 0,
+                    // The default weights (1 and 1): a shift, not a division.
+                    2 if node_score >= 0 => (node_score / 2).clamp(0, MAX_NODE_SCORE),
+                    _ => quotient(node_score, weight_sum).clamp(0, MAX_NODE_SCORE),
                 }
             });
             let balanced = s.balanced.map_or(0, |b| {
-                let mut fractions = [0f64; 2];
-                let mut k = 0;
-                for (cap, on_node, request) in [
-                    (alloc_cpu[i], req_cpu[i], b[0]),
-                    (alloc_mem[i], req_mem[i], b[1]),
-                ] {
-                    if cap == 0 {
-                        continue;
-                    }
-                    let req = on_node.saturating_add(request);
-                    #[allow(
-                        clippy::cast_precision_loss,
-                        reason = "upstream computes the fraction in f64"
-                    )]
-                    let f = (req as f64 / cap as f64).min(1.0);
-                    if let Some(slot) = fractions.get_mut(k) {
-                        *slot = f;
-                    }
-                    k += 1;
-                }
-                let std = if k == 2 {
-                    ((fractions[0] - fractions[1]) / 2.0).abs()
-                } else {
-                    0.0
-                };
-                #[allow(
-                    clippy::cast_possible_truncation,
-                    reason = "upstream truncates (1 − std) × 100, which lies in 0–100"
-                )]
-                let score = ((1.0 - std) * 100.0) as i64;
-                score
+                let requested = [
+                    req_cpu[i].saturating_add(b[0]),
+                    req_mem[i].saturating_add(b[1]),
+                ];
+                balanced_two(requested, caps, inv)
             });
             out.push(FastRow {
                 id,
@@ -584,6 +938,12 @@ impl Scheduler {
             taint: Vec::with_capacity(n),
             affinity: Vec::with_capacity(n),
             group: Vec::with_capacity(n),
+            predicted: Predicted {
+                taint: Normalizer::new(0, 0, true, 0),
+                affinity: Normalizer::new(0, 0, false, 0),
+            },
+            static_total: Vec::new(),
+            reaches: Vec::new(),
         };
         let symbols = self.snapshot.symbols();
         for (id, node) in nodes.iter().enumerate() {
@@ -626,6 +986,30 @@ impl Scheduler {
                 _ => 0,
             });
         }
+        let mut m = Maxima::NONE;
+        for &id in &class.candidates {
+            let i = id as usize;
+            m.add(column_at(&class.taint, i), column_at(&class.affinity, i));
+        }
+        let weights = self.weight_array();
+        class.predicted = Predicted {
+            taint: Normalizer::new(m.taint, m.taint_min, true, weights[2]),
+            affinity: Normalizer::new(m.affinity, m.affinity_min, false, weights[3]),
+        };
+        let p = &class.predicted;
+        class.static_total = (0..n)
+            .map(|i| {
+                column_at(&class.group, i) * weights[4]
+                    + p.taint.weighted(column_at(&class.taint, i))
+                    + p.affinity.weighted(column_at(&class.affinity, i))
+            })
+            .collect();
+        class.reaches = (0..n)
+            .map(|i| {
+                u8::from(column_at(&class.taint, i) == m.taint)
+                    | (u8::from(column_at(&class.affinity, i) == m.affinity) << 1)
+            })
+            .collect();
         class
     }
 
@@ -668,7 +1052,7 @@ impl Scheduler {
     }
 
     /// Filters and scores the candidates in `ids` (ascending), appending the feasible rows in node order.
-    pub(crate) fn scan(
+    pub(crate) fn scan_rows(
         &self,
         p: &Prepared<'_>,
         kernel: &Kernel,
@@ -678,7 +1062,7 @@ impl Scheduler {
     ) {
         let columns = self.snapshot.columns();
         if self.gpus.is_none() || p.gpu.is_none() {
-            kernel.scan(class, columns, ids, out);
+            kernel.rows(class, columns, ids, out);
             return;
         }
         for &id in ids {
@@ -689,6 +1073,23 @@ impl Scheduler {
                 out.push(kernel.row(class, columns, i, gpu));
             }
         }
+    }
+
+    /// Filters and scores the candidates in `ids` (ascending): the fused findings when the fused loop ran (no
+    /// row written), else `None` with the feasible rows appended in node order.
+    pub(crate) fn scan(
+        &self,
+        p: &Prepared<'_>,
+        kernel: &Kernel,
+        class: &StaticClass,
+        ids: &[u32],
+        out: &mut Vec<FastRow>,
+    ) -> Option<Fused> {
+        if self.gpus.is_none() || p.gpu.is_none() {
+            return kernel.scan(class, self.snapshot.columns(), ids, out);
+        }
+        self.scan_rows(p, kernel, class, ids, out);
+        None
     }
 
     /// The weights in row order: fit, balanced, taint, affinity, group, GPU.
@@ -800,6 +1201,48 @@ mod tests {
             proptest::prop_assert_eq!(quotient(a, b), a / b);
             proptest::prop_assert_eq!(quotient(small, d), small / d);
             proptest::prop_assert_eq!(quotient(a >> 13, b >> 13 | 1), (a >> 13) / (b >> 13 | 1));
+        }
+
+        #[test]
+        fn percent_recip_is_the_integer_quotient(whole in 1i64..(1i64 << 46), f in 0.0f64..=1.0, small in 1i64..200_000) {
+            for whole in [whole, small] {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss, reason = "a test input")]
+                let part = (((whole as f64) * f) as i64).clamp(0, whole);
+                let inv = 1.0 / whole as f64;
+                for part in [part, whole - part, 0, whole, whole / 2, whole / 3, whole / 100 * 37] {
+                    proptest::prop_assert_eq!(percent_recip(part, whole, inv), fit::percent(part, whole), "{} of {}", part, whole);
+                }
+            }
+        }
+
+        #[test]
+        fn balanced_two_is_upstreams_formula(
+            caps in (0i64..(1i64 << 42), 0i64..(1i64 << 42)),
+            f in (0.0f64..1.3, 0.0f64..1.3),
+            small in (1i64..4_000, 1i64..4_000, 0i64..4_000, 0i64..4_000),
+        ) {
+            #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss, reason = "a test input")]
+            let cases = [
+                ([(caps.0 as f64 * f.0) as i64, (caps.1 as f64 * f.1) as i64], [caps.0, caps.1]),
+                // Equal fractions (score exactly 100) and other exact quarters.
+                ([caps.0 / 4, caps.1 / 4], [caps.0 / 4 * 4, caps.1 / 4 * 4]),
+                ([caps.0 / 4, caps.1 / 4 * 2], [caps.0 / 4 * 4, caps.1 / 4 * 4]),
+                ([small.2, small.3], [small.0, small.1]),
+                ([small.2 * 3, small.2 * 3], [small.0 * 3, small.0 * 3]),
+            ];
+            for (requested, caps) in cases {
+                let inv = caps.map(|c| if c > 0 { 1.0 / c as f64 } else { 0.0 });
+                let mut fractions = Vec::new();
+                for (cap, req) in caps.into_iter().zip(requested) {
+                    if cap != 0 {
+                        fractions.push((req as f64 / cap as f64).min(1.0));
+                    }
+                }
+                let std = if fractions.len() == 2 { ((fractions[0] - fractions[1]) / 2.0).abs() } else { 0.0 };
+                #[allow(clippy::cast_possible_truncation, reason = "upstream's truncation")]
+                let expected = ((1.0 - std) * 100.0) as i64;
+                proptest::prop_assert_eq!(balanced_two(requested, caps, inv), expected, "{:?} of {:?}", requested, caps);
+            }
         }
 
         #[test]
