@@ -227,6 +227,35 @@ pub struct NodeColumns {
     pub inv_cpu: Vec<f64>,
     /// `1 / allocatable memory` per node, as [`Self::inv_cpu`].
     pub inv_memory: Vec<f64>,
+    /// The same numbers for cpu and memory per node, side by side: what the scheduler's fused loop reads.
+    pub(crate) hot: Vec<HotNode>,
+}
+
+/// Allocatable amounts below this (2^45: 35 T millicores, 32 TiB) take the reciprocal path of the scorers.
+const HOT_LIMIT: i64 = 1 << 45;
+/// Requested amounts and pod counts below this (2^50) let the fused loop add without overflow checks.
+pub(crate) const HOT_SUM_LIMIT: i64 = 1 << 50;
+
+/// One node's cpu and memory numbers as the scheduler's fused loop reads them, in one place (two cache lines)
+/// instead of ten columns.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct HotNode {
+    /// Pods bound.
+    pub(crate) pod_count: i64,
+    /// Allocatable `pods`.
+    pub(crate) allowed_pods: i64,
+    /// Allocatable cpu (millicores) and memory (bytes).
+    pub(crate) allocatable: [i64; 2],
+    /// Requested cpu and memory.
+    pub(crate) requested: [i64; 2],
+    /// Requested cpu and memory with the scoring defaults.
+    pub(crate) non_zero: [i64; 2],
+    /// `1 / allocatable` for cpu and memory.
+    pub(crate) inv: [f64; 2],
+    /// Both allocatable amounts lie in `1..HOT_LIMIT` and the requested amounts and pod counts in
+    /// `0..HOT_SUM_LIMIT`: the scorers' reciprocal path applies and sums of these numbers with pod requests below
+    /// [`HOT_SUM_LIMIT`] cannot overflow (else the general arithmetic runs).
+    pub(crate) simple: bool,
 }
 
 /// `1 / v` as an f64, or 0 when `v` is not positive.
@@ -290,6 +319,7 @@ impl NodeColumns {
         self.non_zero_memory.push(0);
         self.inv_cpu.push(0.0);
         self.inv_memory.push(0.0);
+        self.hot.push(HotNode::default());
         for c in self.allocatable.iter_mut().chain(self.requested.iter_mut()) {
             c.push(0);
         }
@@ -329,6 +359,35 @@ impl NodeColumns {
             }
         }
         self.sync_reciprocals(i);
+        let alloc = [
+            node.allocatable(ResourceId::CPU),
+            node.allocatable(ResourceId::MEMORY),
+        ];
+        let hot = HotNode {
+            pod_count: node.pod_count,
+            allowed_pods: node.allowed_pods,
+            allocatable: alloc,
+            requested: [
+                node.requested(ResourceId::CPU),
+                node.requested(ResourceId::MEMORY),
+            ],
+            non_zero: node.non_zero_requested,
+            inv: alloc.map(reciprocal),
+            simple: alloc.iter().all(|a| (1..HOT_LIMIT).contains(a))
+                && [
+                    node.pod_count,
+                    node.allowed_pods,
+                    node.requested(ResourceId::CPU),
+                    node.requested(ResourceId::MEMORY),
+                    node.non_zero_requested[0],
+                    node.non_zero_requested[1],
+                ]
+                .iter()
+                .all(|v| (0..HOT_SUM_LIMIT).contains(v)),
+        };
+        if let Some(slot) = self.hot.get_mut(i) {
+            *slot = hot;
+        }
     }
 }
 

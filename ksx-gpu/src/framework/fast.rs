@@ -50,7 +50,7 @@ use crate::plugins::fit::{self, FitChecks, FitScorer, Strategy};
 use crate::plugins::taints::{self, PodToleration};
 use crate::plugins::{MAX_NODE_SCORE, default_normalize};
 use crate::resources::ResourceId;
-use crate::snapshot::NodeColumns;
+use crate::snapshot::{HOT_SUM_LIMIT, NodeColumns};
 
 /// At most this many pod classes are cached; past it the cache starts afresh (a workload of unique pods then
 /// costs what the reference path costs).
@@ -464,14 +464,34 @@ fn percent_recip(part: i64, whole: i64, inv: f64) -> i64 {
     }
 }
 
+/// `percent(part, whole)` for `0 ≤ part ≤ whole < 2^45` with `inv = 1 / whole` (a node the columns mark
+/// `simple`): [`percent_recip`] without its range checks.
+#[inline(always)]
+fn percent_hot(part: i64, whole: i64, inv: f64) -> i64 {
+    let x = part * MAX_NODE_SCORE;
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_precision_loss,
+        reason = "x < 2^52 is exact; the truncated product is corrected below"
+    )]
+    let mut q = (x as f64 * inv) as i64;
+    let r = x - q * whole;
+    if r < 0 {
+        q -= 1;
+    } else if r >= whole {
+        q += 1;
+    }
+    q
+}
+
 /// BalancedAllocation over cpu and memory as upstream computes it (fractions `requested / allocatable` in f64,
 /// capped at 1; `std = |f_cpu − f_mem| / 2`; score `trunc((1 − std) × 100)`; a resource with no allocatable
 /// amount is left out, and one resource alone scores 100).
 ///
-/// The fractions are first taken through the reciprocals: they then differ from upstream's quotients by a few
-/// units in the last place, which moves `(1 − std) × 100` by less than 10^-12. Unless that value lies within
-/// 10^-9 of an integer, truncating it gives upstream's score; otherwise (equal fractions, say) the fractions
-/// are recomputed with upstream's divisions.
+/// The fast path takes the fractions through the reciprocals and computes `v = 100 − 50 × |f_cpu − f_mem|`:
+/// a few units in the last place away from upstream's value, so less than 10^-12 apart. When `v − 10^-9` and
+/// `v + 10^-9` truncate to the same integer, no integer lies within 10^-9 of `v`, and upstream's truncation is
+/// that integer; otherwise (equal fractions, say) upstream's divisions and operations are used.
 #[inline(always)]
 fn balanced_two(requested: [i64; 2], caps: [i64; 2], inv: [f64; 2]) -> i64 {
     const GUARD: f64 = 1e-9;
@@ -479,21 +499,52 @@ fn balanced_two(requested: [i64; 2], caps: [i64; 2], inv: [f64; 2]) -> i64 {
         #[allow(
             clippy::cast_precision_loss,
             clippy::cast_possible_truncation,
-            reason = "upstream computes the fractions in f64; v lies in 50–100, so the cast truncates it \
+            reason = "upstream computes the fractions in f64; v lies in 50–100, so the casts truncate it \
                       (without a call to libm's `trunc`)"
         )]
         {
             let f0 = (requested[0] as f64 * inv[0]).min(1.0);
             let f1 = (requested[1] as f64 * inv[1]).min(1.0);
-            let v = (1.0 - ((f0 - f1) / 2.0).abs()) * 100.0;
-            let t = v as i64;
-            let frac = v - t as f64;
-            if frac > GUARD && frac < 1.0 - GUARD {
-                return t;
+            let v = 100.0 - 50.0 * (f0 - f1).abs();
+            let (low, high) = ((v - GUARD) as i64, (v + GUARD) as i64);
+            if low == high {
+                return low;
             }
         }
     }
     balanced_exact(requested, caps)
+}
+
+/// [`balanced_two`] for a `simple` node (both allocatable amounts positive, reciprocals set): without the
+/// checks.
+#[inline(always)]
+fn balanced_hot(requested: [i64; 2], caps: [i64; 2], inv: [f64; 2]) -> i64 {
+    const GUARD: f64 = 1e-9;
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        reason = "as in balanced_two"
+    )]
+    {
+        let f0 = (requested[0] as f64 * inv[0]).min(1.0);
+        let f1 = (requested[1] as f64 * inv[1]).min(1.0);
+        let v = 100.0 - 50.0 * (f0 - f1).abs();
+        let (low, high) = ((v - GUARD) as i64, (v + GUARD) as i64);
+        if low == high {
+            return low;
+        }
+    }
+    balanced_exact(requested, caps)
+}
+
+/// NodeResourcesFit's checks of resources other than cpu and memory on node `i`.
+#[inline]
+fn fits_others(others: &[(&[i64], &[i64], i64)], i: usize) -> bool {
+    others.iter().all(|(a, r, v)| {
+        a.get(i)
+            .zip(r.get(i))
+            .is_some_and(|(a, r)| *v <= a.saturating_sub(*r))
+    })
 }
 
 /// [`balanced_two`] with upstream's divisions.
@@ -654,16 +705,7 @@ impl Kernel {
         ids: &[u32],
     ) -> Option<Fused> {
         let n = columns.len();
-        let pod_count = full(&columns.pod_count, n)?;
-        let allowed = full(&columns.allowed_pods, n)?;
-        let nz_cpu = full(&columns.non_zero_cpu, n)?;
-        let nz_mem = full(&columns.non_zero_memory, n)?;
-        let alloc_cpu = full(columns.allocatable(ResourceId::CPU), n)?;
-        let alloc_mem = full(columns.allocatable(ResourceId::MEMORY), n)?;
-        let req_cpu = full(columns.requested(ResourceId::CPU), n)?;
-        let req_mem = full(columns.requested(ResourceId::MEMORY), n)?;
-        let inv_cpu = full(&columns.inv_cpu, n)?;
-        let inv_mem = full(&columns.inv_memory, n)?;
+        let hot = full(&columns.hot, n)?;
         let static_total = full(&class.static_total, n)?;
         let reaches = full(&class.reaches, n)?;
         // What the fit filter wants free of cpu and memory (`i64::MIN` when it does not check the resource),
@@ -690,80 +732,88 @@ impl Kernel {
         }
         let others = others.get(..n_others).unwrap_or_default();
         let [(w_cpu, pod_cpu), (w_mem, pod_mem)] = fit;
+        // The pod's numbers are small enough for plain sums with a `simple` node's (below 2^51, no overflow).
+        let small = |v: i64| (0..HOT_SUM_LIMIT).contains(&v);
+        if ![pod_cpu, pod_mem, balanced[0], balanced[1]]
+            .into_iter()
+            .all(small)
+            || !need.iter().all(|&v| v == i64::MIN || small(v))
+            || !(0..=HOT_SUM_LIMIT).contains(&w_cpu)
+            || !(0..=HOT_SUM_LIMIT).contains(&w_mem)
+        {
+            return None;
+        }
         let weight_sum = w_cpu + w_mem;
         let w = self.weights;
-        let mut best: Option<(i64, u32)> = None;
+        // The best `(total, id)` so far; `i64::MIN` until a node is feasible.
+        let (mut best_total, mut best_id) = (i64::MIN, u32::MAX);
         let mut reached = 0u8;
         let mut count = 0;
         for &id in ids {
             let i = id as usize;
-            if i >= n || pod_count[i].saturating_add(1) > allowed[i] {
+            let Some(h) = hot.get(i) else {
                 continue;
-            }
-            let (ac, am, rc, rm) = (alloc_cpu[i], alloc_mem[i], req_cpu[i], req_mem[i]);
-            if need[0] > ac.saturating_sub(rc)
-                || need[1] > am.saturating_sub(rm)
-                || others.iter().any(|(a, r, v)| {
-                    a.get(i)
-                        .zip(r.get(i))
-                        .is_none_or(|(a, r)| *v > a.saturating_sub(*r))
-                })
-            {
-                continue;
-            }
-            let total = if ac > 0 && am > 0 {
-                let (ic, im) = (inv_cpu[i], inv_mem[i]);
-                let qc = nz_cpu[i].saturating_add(pod_cpu).max(0);
-                let qm = nz_mem[i].saturating_add(pod_mem).max(0);
+            };
+            let [ac, am] = h.allocatable;
+            let [rc, rm] = h.requested;
+            let total = if h.simple {
+                // Plain arithmetic: every operand is below 2^50 (`HOT_SUM_LIMIT`).
+                if h.pod_count + 1 > h.allowed_pods
+                    || need[0] > ac - rc
+                    || need[1] > am - rm
+                    || (!others.is_empty() && !fits_others(others, i))
+                {
+                    continue;
+                }
+                let [ic, im] = h.inv;
+                let qc = h.non_zero[0] + pod_cpu;
+                let qm = h.non_zero[1] + pod_mem;
                 let (sc, sm) = if LEAST {
                     (
                         if qc > ac {
                             0
                         } else {
-                            percent_recip(ac - qc, ac, ic)
+                            percent_hot(ac - qc, ac, ic)
                         },
                         if qm > am {
                             0
                         } else {
-                            percent_recip(am - qm, am, im)
+                            percent_hot(am - qm, am, im)
                         },
                     )
                 } else {
                     (
-                        percent_recip(qc.min(ac), ac, ic),
-                        percent_recip(qm.min(am), am, im),
+                        percent_hot(qc.min(ac), ac, ic),
+                        percent_hot(qm.min(am), am, im),
                     )
                 };
                 let node_score = sc * w_cpu + sm * w_mem;
                 let fit = match weight_sum {
                     0 => 0,
-                    2 if node_score >= 0 => (node_score / 2).clamp(0, MAX_NODE_SCORE),
+                    2 => (node_score / 2).min(MAX_NODE_SCORE),
                     _ => quotient(node_score, weight_sum).clamp(0, MAX_NODE_SCORE),
                 };
-                let balanced = balanced_two(
-                    [
-                        rc.saturating_add(balanced[0]),
-                        rm.saturating_add(balanced[1]),
-                    ],
-                    [ac, am],
-                    [ic, im],
-                );
-                fit * w[0] + balanced * w[1] + static_total[i]
+                let balanced =
+                    balanced_hot([rc + balanced[0], rm + balanced[1]], [ac, am], [ic, im]);
+                fit * w[0] + balanced * w[1] + static_total.get(i).copied().unwrap_or(0)
             } else {
+                if !self.fits(columns, i) {
+                    continue;
+                }
                 let row = self.row(class, columns, i, None);
                 row.base
                     + class.predicted.taint.weighted(row.taint)
                     + class.predicted.affinity.weighted(row.affinity)
             };
             // Ids ascend, so a tie keeps the earlier (smaller) one.
-            if best.is_none_or(|(b, _)| total > b) {
-                best = Some((total, id));
+            if total > best_total {
+                (best_total, best_id) = (total, id);
             }
-            reached |= reaches[i];
+            reached |= reaches.get(i).copied().unwrap_or(0);
             count += 1;
         }
         Some(Fused {
-            best,
+            best: (count > 0).then_some((best_total, best_id)),
             reached,
             count,
         })
@@ -1211,6 +1261,9 @@ mod tests {
                 let inv = 1.0 / whole as f64;
                 for part in [part, whole - part, 0, whole, whole / 2, whole / 3, whole / 100 * 37] {
                     proptest::prop_assert_eq!(percent_recip(part, whole, inv), fit::percent(part, whole), "{} of {}", part, whole);
+                    if whole < 1 << 45 {
+                        proptest::prop_assert_eq!(percent_hot(part, whole, inv), fit::percent(part, whole), "{} of {}", part, whole);
+                    }
                 }
             }
         }
