@@ -470,17 +470,28 @@ fn percent_recip(part: i64, whole: i64, inv: f64) -> i64 {
 fn percent_hot(part: i64, whole: i64, inv: f64) -> i64 {
     let x = part * MAX_NODE_SCORE;
     #[allow(
-        clippy::cast_possible_truncation,
         clippy::cast_precision_loss,
-        reason = "x < 2^52 is exact; the truncated product is corrected below"
+        reason = "x < 2^52 is exact; the rounded product is corrected below"
     )]
-    let mut q = (x as f64 * inv) as i64;
+    let q = round_small(x as f64 * inv);
     let r = x - q * whole;
-    if r < 0 {
-        q -= 1;
-    } else if r >= whole {
-        q += 1;
-    }
+    // Rounded up half the time: corrected without a branch (a branch would be mispredicted that often).
+    q - i64::from(r < 0) + i64::from(r >= whole)
+}
+
+/// 2^52: adding it to a non-negative f64 below 2^51 rounds that value to the nearest integer, which the sum's
+/// low mantissa bits then hold.
+const ROUNDING: f64 = 4_503_599_627_370_496.0;
+
+/// `v` rounded to the nearest integer (ties to even) for `0 ≤ v < 2^51`, through [`ROUNDING`]: an addition and
+/// a bit move instead of the saturating float-to-int conversion.
+#[inline(always)]
+fn round_small(v: f64) -> i64 {
+    #[allow(
+        clippy::cast_possible_wrap,
+        reason = "both bit patterns are those of doubles in [2^52, 2^53): their difference is below 2^51"
+    )]
+    let q = (v + ROUNDING).to_bits() as i64 - ROUNDING.to_bits() as i64;
     q
 }
 
@@ -520,21 +531,22 @@ fn balanced_two(requested: [i64; 2], caps: [i64; 2], inv: [f64; 2]) -> i64 {
 #[inline(always)]
 fn balanced_hot(requested: [i64; 2], caps: [i64; 2], inv: [f64; 2]) -> i64 {
     const GUARD: f64 = 1e-9;
-    #[allow(
-        clippy::cast_precision_loss,
-        clippy::cast_possible_truncation,
-        reason = "as in balanced_two"
-    )]
-    {
-        let f0 = (requested[0] as f64 * inv[0]).min(1.0);
-        let f1 = (requested[1] as f64 * inv[1]).min(1.0);
-        let v = 100.0 - 50.0 * (f0 - f1).abs();
-        let (low, high) = ((v - GUARD) as i64, (v + GUARD) as i64);
-        if low == high {
-            return low;
-        }
+    #[allow(clippy::cast_precision_loss, reason = "as in balanced_two")]
+    let (f0, f1) = (
+        (requested[0] as f64 * inv[0]).min(1.0),
+        (requested[1] as f64 * inv[1]).min(1.0),
+    );
+    let v = 100.0 - 50.0 * (f0 - f1).abs();
+    // v in 50–100: k is the nearest integer; upstream's truncation is k or k − 1 unless v lies within the guard.
+    let k = round_small(v);
+    #[allow(clippy::cast_precision_loss, reason = "k ≤ 100")]
+    let d = v - k as f64;
+    if d.abs() > GUARD {
+        // Without a branch on the sign, which is a coin toss.
+        k - i64::from(d < 0.0)
+    } else {
+        balanced_exact(requested, caps)
     }
-    balanced_exact(requested, caps)
 }
 
 /// NodeResourcesFit's checks of resources other than cpu and memory on node `i`.
@@ -1251,6 +1263,12 @@ mod tests {
             proptest::prop_assert_eq!(quotient(a, b), a / b);
             proptest::prop_assert_eq!(quotient(small, d), small / d);
             proptest::prop_assert_eq!(quotient(a >> 13, b >> 13 | 1), (a >> 13) / (b >> 13 | 1));
+        }
+
+        #[test]
+        fn round_small_rounds_to_nearest(v in 0.0f64..2_251_799_813_685_248.0) {
+            proptest::prop_assert_eq!(round_small(v) as f64, v.round_ties_even());
+            proptest::prop_assert_eq!(round_small(v.floor()) as f64, v.floor());
         }
 
         #[test]
