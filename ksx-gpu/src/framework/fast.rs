@@ -1267,8 +1267,10 @@ mod tests {
 
         #[test]
         fn round_small_rounds_to_nearest(v in 0.0f64..2_251_799_813_685_248.0) {
-            proptest::prop_assert_eq!(round_small(v) as f64, v.round_ties_even());
-            proptest::prop_assert_eq!(round_small(v.floor()) as f64, v.floor());
+            #[allow(clippy::cast_possible_truncation, reason = "v < 2^51")]
+            proptest::prop_assert_eq!(round_small(v), v.round_ties_even() as i64);
+            #[allow(clippy::cast_possible_truncation, reason = "v < 2^51")]
+            proptest::prop_assert_eq!(round_small(v.floor()), v.floor() as i64);
         }
 
         #[test]
