@@ -1268,9 +1268,11 @@ mod tests {
         #[test]
         fn round_small_rounds_to_nearest(v in 0.0f64..2_251_799_813_685_248.0) {
             #[allow(clippy::cast_possible_truncation, reason = "v < 2^51")]
-            proptest::prop_assert_eq!(round_small(v), v.round_ties_even() as i64);
-            #[allow(clippy::cast_possible_truncation, reason = "v < 2^51")]
-            proptest::prop_assert_eq!(round_small(v.floor()), v.floor() as i64);
+            let (nearest, floor) = (v.round_ties_even() as i64, v.floor() as i64);
+            proptest::prop_assert_eq!(round_small(v), nearest);
+            #[allow(clippy::cast_precision_loss, reason = "floor < 2^51")]
+            let whole = floor as f64;
+            proptest::prop_assert_eq!(round_small(whole), floor);
         }
 
         #[test]
