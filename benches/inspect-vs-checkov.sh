@@ -6,10 +6,13 @@
 # APPS (default 170, about 1,000 objects) applications are generated, each a Deployment with its Service,
 # PodDisruptionBudget, HorizontalPodAutoscaler, NetworkPolicy and Role (six objects in three files, with a realistic
 # mix of good and bad settings); both tools inspect that tree, and the script prints both wall times and their ratio.
-# Then ksx alone inspects BIG_OBJECTS (default 10,000) objects generated the same way (Checkov needs minutes there).
+# Then ksx alone inspects BIG_OBJECTS (default 10,000) objects generated the same way (Checkov needs minutes there;
+# CHECKOV_BIG=1 runs it there too, once, and prints that ratio as well). The load average is printed with the
+# figures: on a shared machine it says how far to trust them.
 #
 # Checkov is installed from PyPI into a virtual environment under ${KSX_TOOLS_DIR:-$HOME/.cache/ksx/tools} on
-# first use (idempotent; CHECKOV_VERSION overrides the pinned version). ksx is built with `cargo build --release`.
+# first use (idempotent; CHECKOV_VERSION overrides the pinned version). ksx is built with `cargo build --release`,
+# unless KSX_BIN names a ksx binary to measure instead.
 # Not part of scripts/test.sh: it takes minutes and needs PyPI once.
 set -euo pipefail
 
@@ -31,8 +34,12 @@ if [[ ! -x "$VENV/bin/checkov" ]]; then
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION"
 fi
-(cd "$ROOT" && cargo build --release --quiet -p ksx-examples --bin ksx)
-KSX="$ROOT/target/release/ksx"
+if [[ -n "${KSX_BIN:-}" ]]; then
+    KSX=$KSX_BIN
+else
+    (cd "$ROOT" && cargo build --release --quiet -p ksx-examples --bin ksx)
+    KSX="$ROOT/target/release/ksx"
+fi
 
 # --- generator -------------------------------------------------------------------------------------------------
 # gen.py OUT_DIR APPS: APPS applications, three files each (deploy+service, pdb+hpa, netpol+role), spread over
@@ -174,6 +181,7 @@ files=$(find "$SMALL" -name '*.yaml' | wc -l)
 bytes=$(find "$SMALL" -name '*.yaml' -printf '%s\n' | awk '{s += $1} END {print s}')
 say "bundle: $objects objects in $files files ($bytes bytes of YAML)"
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 ksx_small=$(best3 "$KSX" inspect -f "$SMALL" --format json -o "$WORK/ksx-small.json")
 ksx_small_findings=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))['findings']))" "$WORK/ksx-small.json")
 checkov_small=$(wall "$VENV/bin/checkov" -d "$SMALL" --framework kubernetes --quiet --compact -o json --output-file-path "$WORK/checkov")
@@ -196,13 +204,20 @@ big_objects=$((big_apps * 6))
 big_files=$(find "$BIG" -name '*.yaml' | wc -l)
 big_bytes=$(find "$BIG" -name '*.yaml' -printf '%s\n' | awk '{s += $1} END {print s}')
 ksx_big=$(best3 "$KSX" inspect -f "$BIG" --format json -o "$WORK/ksx-big.json")
+checkov_big=""
+if [[ "${CHECKOV_BIG:-0}" == 1 ]]; then
+    say "checkov on $big_objects objects (minutes)"
+    checkov_big=$(wall "$VENV/bin/checkov" -d "$BIG" --framework kubernetes --quiet --compact -o json --output-file-path "$WORK/checkov-big")
+    big_ratio=$(python3 -c "print(f'{$checkov_big / max($ksx_big, 0.001):.0f}')")
+fi
 # Peak RSS of the big run, when GNU time is there.
 rss=""
 if [[ -x /usr/bin/time ]]; then
     rss=$({ /usr/bin/time -f '%M' "$KSX" inspect -f "$BIG" --format json -o /dev/null >/dev/null 2>/dev/null; } 2>&1 | tail -1 || true)
 fi
 
-printf 'machine: %s, %s cores\n' "$(uname -m)" "$(nproc)"
+printf 'machine: %s, %s cores; load average %s before the runs, %s after\n' "$(uname -m)" "$(nproc)" "$load_before" \
+    "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'checkov %s (%s)\n' "$CHECKOV_VERSION" "$("$VENV/bin/python" --version 2>&1)"
 printf '%-44s %10s\n' "figure" "value"
 printf '%-44s %10s\n' "objects (files)" "$objects ($files)"
@@ -211,6 +226,10 @@ printf '%-44s %9ss\n' "checkov, same files" "$checkov_small"
 printf '%-44s %9s×\n' "ratio checkov / ksx" "$ratio"
 printf '%-44s %10s\n' "ksx findings / checkov failed checks" "$ksx_small_findings / $checkov_failed"
 printf '%-44s %9ss\n' "ksx inspect, $big_objects objects ($big_files files, $big_bytes B, best of 3)" "$ksx_big"
+if [[ -n "$checkov_big" ]]; then
+    printf '%-44s %9ss\n' "checkov, $big_objects objects" "$checkov_big"
+    printf '%-44s %9s×\n' "ratio checkov / ksx, $big_objects objects" "$big_ratio"
+fi
 if [[ -n "$rss" ]]; then
     printf '%-44s %8sKiB\n' "ksx peak RSS, $big_objects objects" "$rss"
 fi

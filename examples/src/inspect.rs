@@ -210,8 +210,7 @@ pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<Outcome> {
         }
     };
     let engine = Engine::with_rules(&config, &options, rules)?;
-    let loaded = ksx_core::manifest::load_paths(&args.files);
-    let mut bundle = Bundle::from_loaded(&loaded, engine.default_namespace());
+    let mut bundle = Bundle::load_paths(&args.files, engine.default_namespace());
     bundle.inputs = args.files.iter().map(|p| p.display().to_string()).collect();
     if args.cluster {
         match crate::inspect_rules::cluster_bundle(args) {
@@ -269,9 +268,14 @@ pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<Outcome> {
         warn(&format!("error: {message}"));
         return Ok(Outcome::Failed(1));
     }
-    if report.fails_at(fail_on) {
-        Ok(Outcome::Failed(3))
+    let outcome = if report.fails_at(fail_on) {
+        Outcome::Failed(3)
     } else {
-        Ok(Outcome::Success)
-    }
+        Outcome::Success
+    };
+    // The process ends right after: freeing the bundle and the report one allocation at a time would cost more
+    // than writing them out (a tenth of the run at 10,000 objects).
+    std::mem::forget(report);
+    std::mem::forget(bundle);
+    Ok(outcome)
 }

@@ -2,10 +2,16 @@
 //!
 //! Plans are `kind: InspectPlan` YAML files in `--plans DIR` (default `plans`); results go to a file store
 //! (`--store DIR`, default `.ksx-inspect/results`) or PostgreSQL (`--postgres URL`, feature `postgres`).
-//! `plan run` inspects the plan's manifest targets now (paths relative to the plan file), stores the result,
-//! applies `historyLimit`/`failedHistoryLimit` and prints a summary with the next fire time. Exit codes: 0, 3 when
-//! a finding is at or above the plan's `failOn`, 2 for bad input or a run that inspected nothing (its result is
-//! stored first), 1 for a store that fails.
+//! `plan run` inspects the plan's targets now, through the code paths of `ksx inspect`: `manifests` (paths relative
+//! to the plan file) as `-f`, `cluster` as `--cluster` (the kubeconfig's current context or `--context`, the plan's
+//! namespace globs; feature `kube`), `prometheus` as `--prometheus` (the default server of the plan's
+//! `type: prometheus` rules; feature `prometheus`). `nodes` cannot be inspected by a plan run: the plan cannot name
+//! node results, so the target is recorded as an input error pointing at `ksx-node-inspect` and
+//! `ksx inspect --node-results`. A target that fails (unreachable cluster or Prometheus, missing manifests) is
+//! recorded in the result's errors and the run is `partial`; the other targets' findings are kept. The result is
+//! stored, `historyLimit`/`failedHistoryLimit` applied and a summary printed with the next fire time. Exit codes:
+//! 0, 3 when a finding is at or above the plan's `failOn`, 2 for bad input or a run that checked nothing (its
+//! result is stored first), 1 for a store that fails.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,12 +23,14 @@ use ksx_core::{Clock, ManualClock, SystemClock};
 use ksx_inspect::Bundle;
 use ksx_inspect::config::Config;
 use ksx_inspect::engine::{Engine, RunOptions};
+use ksx_inspect::live::NamespaceFilter;
 use ksx_inspect::model::{ErrorKind, RunError};
 use ksx_inspect::plan::{
     FileResultStore, InspectPlan, InspectResult, ResultStatus, ResultStore, load_plans,
     next_run_time,
 };
 use ksx_inspect::preset;
+use ksx_inspect::rules::{Rule, RuleKind};
 
 use crate::Outcome;
 use crate::inspect::warn;
@@ -60,6 +68,9 @@ pub(crate) enum PlanCommand {
         plans: PathBuf,
         #[command(flatten)]
         store: StoreArgs,
+        /// The kubeconfig context for the plan's `targets.cluster` (default: the current context).
+        #[arg(long)]
+        context: Option<String>,
         /// Run as if it were this instant (RFC 3339); for tests and replays.
         #[arg(long, hide = true)]
         now: Option<String>,
@@ -99,10 +110,11 @@ async fn run_async(command: &PlanCommand) -> anyhow::Result<Outcome> {
             name,
             plans,
             store,
+            context,
             now,
         } => {
             let clock = clock(now.as_deref())?;
-            run_plan(name, plans, store, clock.as_ref()).await
+            run_plan(name, plans, store, context.as_deref(), clock.as_ref()).await
         }
         PlanCommand::List { plans, store, now } => {
             let clock = clock(now.as_deref())?;
@@ -183,8 +195,12 @@ fn find_plan(dir: &Path, name: &str) -> anyhow::Result<(PathBuf, InspectPlan)> {
 }
 
 fn input_error(message: String, file: Option<String>) -> RunError {
+    run_error(ErrorKind::Input, message, file)
+}
+
+fn run_error(kind: ErrorKind, message: String, file: Option<String>) -> RunError {
     RunError {
-        kind: ErrorKind::Input,
+        kind,
         message,
         file,
         document: None,
@@ -193,9 +209,16 @@ fn input_error(message: String, file: Option<String>) -> RunError {
     }
 }
 
-/// The engine of a plan: its presets and check selection, kube version, fail-on and rule directories (relative to
-/// `base`).
-fn plan_engine(plan: &InspectPlan, base: &Path) -> anyhow::Result<Result<Engine, Outcome>> {
+/// What the engine of a plan is built from: its presets and check selection, kube version, fail-on and the rules
+/// of its rule directories (relative to `base`).
+struct PlanRules {
+    config: Config,
+    options: RunOptions,
+    rules: Vec<Rule>,
+}
+
+/// The configuration and rules of a plan's engine; `Err(outcome)` after naming every rule error.
+fn plan_rules(plan: &InspectPlan, base: &Path) -> anyhow::Result<Result<PlanRules, Outcome>> {
     let mut config = Config::default();
     config.checks.include.clone_from(&plan.spec.checks.include);
     config.checks.exclude.clone_from(&plan.spec.checks.exclude);
@@ -228,7 +251,18 @@ fn plan_engine(plan: &InspectPlan, base: &Path) -> anyhow::Result<Result<Engine,
             return Ok(Err(Outcome::Failed(2)));
         }
     };
-    Ok(Ok(Engine::with_rules(&config, &options, rules)?))
+    Ok(Ok(PlanRules {
+        config,
+        options,
+        rules,
+    }))
+}
+
+/// Runs a blocking helper of `ksx inspect` (they drive their own futures) off the async task.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .context("an inspection task failed")
 }
 
 fn describe_next(plan: &InspectPlan, now: Timestamp) -> anyhow::Result<String> {
@@ -255,21 +289,55 @@ async fn run_plan(
     name: &str,
     plans_dir: &Path,
     store_args: &StoreArgs,
+    context: Option<&str>,
     clock: &dyn Clock,
 ) -> anyhow::Result<Outcome> {
     let (file, plan) = find_plan(plans_dir, name)?;
     let base = file.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let engine = match plan_engine(&plan, &base)? {
-        Ok(engine) => engine,
+    let plan_file = file.display().to_string();
+    let PlanRules {
+        config,
+        options,
+        rules,
+    } = match plan_rules(&plan, &base)? {
+        Ok(parts) => parts,
         Err(outcome) => return Ok(outcome),
     };
     let timeout = plan.timeout()?;
     let store = open_store(store_args).await?;
+    let targets = &plan.spec.targets;
 
     let started = clock.now();
     let mut extra_errors = Vec::new();
+    // targets.prometheus: the default server of the plan's `type: prometheus` rules, as `--prometheus` is.
+    let prometheus_url = targets.prometheus.as_ref().map(|p| p.endpoint.clone());
+    if prometheus_url.is_some()
+        && !rules
+            .iter()
+            .any(|r| matches!(r.kind, RuleKind::Prometheus(_)))
+    {
+        warn(&format!(
+            "warning: plan {name}: targets.prometheus is set but spec.ruleSets has no `type: prometheus` rule; nothing was queried"
+        ));
+    }
+    let (rules, gathered) = blocking(move || {
+        let mut rules = rules;
+        let gathered = crate::inspect_rules::gather_from(
+            prometheus_url.as_deref(),
+            &[],
+            &mut rules,
+            started,
+            &mut Vec::new(),
+        );
+        (rules, gathered)
+    })
+    .await?;
+    extra_errors.extend(gathered?);
+    let engine = Engine::with_rules(&config, &options, rules)?;
+
+    // targets.manifests, as `-f`.
     let mut paths = Vec::new();
-    for m in &plan.spec.targets.manifests {
+    for m in &targets.manifests {
         let path = base.join(m);
         if path.exists() {
             paths.push(path);
@@ -280,21 +348,40 @@ async fn run_plan(
             ));
         }
     }
-    for (set, what) in [
-        (plan.spec.targets.cluster.is_some(), "cluster"),
-        (plan.spec.targets.nodes.is_some(), "nodes"),
-        (plan.spec.targets.prometheus.is_some(), "prometheus"),
-    ] {
-        if set {
-            extra_errors.push(input_error(
-                format!("targets.{what}: live targets are not inspected by `ksx inspect plan run` in this build"),
-                Some(file.display().to_string()),
-            ));
-        }
-    }
     let loaded = ksx_core::manifest::load_paths(&paths);
     let mut bundle = Bundle::from_loaded(&loaded, engine.default_namespace());
-    bundle.inputs = plan.spec.targets.manifests.clone();
+    bundle.inputs.clone_from(&targets.manifests);
+    // targets.cluster, as `--cluster`.
+    if let Some(cluster) = &targets.cluster {
+        let filter = NamespaceFilter {
+            include: cluster.namespaces.include.clone(),
+            exclude: cluster.namespaces.exclude.clone(),
+        };
+        let context = context.map(str::to_owned);
+        match blocking(move || crate::inspect_rules::read_cluster(context.as_deref(), &filter))
+            .await?
+        {
+            Ok(live) => {
+                bundle.errors.extend(live.errors.iter().cloned());
+                bundle.inputs.extend(live.inputs.iter().cloned());
+                for o in live.objects() {
+                    bundle.push(o.clone());
+                }
+            }
+            Err(e) => extra_errors.push(run_error(
+                ErrorKind::Runtime,
+                format!("targets.cluster: {e:#}"),
+                Some(plan_file.clone()),
+            )),
+        }
+    }
+    // targets.nodes: the node collector runs on the nodes; a plan cannot name its results.
+    if targets.nodes.is_some() {
+        extra_errors.push(input_error(
+            "targets.nodes: not supported by `ksx inspect plan run` (a plan cannot name node results): run ksx-node-inspect on the nodes and pass its output to `ksx inspect --node-results FILE`".to_owned(),
+            Some(plan_file.clone()),
+        ));
+    }
     let mut report = engine.inspect(&bundle, clock);
     let finished = clock.now();
     report.errors.extend(extra_errors);
@@ -304,7 +391,12 @@ async fn run_plan(
     let elapsed = Duration::try_from(elapsed).unwrap_or_default();
     report.run.duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
     let timed_out = elapsed > timeout;
-    let status = ResultStatus::of_run(bundle.objects().len(), report.errors.len(), timed_out);
+    // Checked: an object of a manifest or the cluster, or a test of a Prometheus rule.
+    let checked = bundle
+        .objects()
+        .len()
+        .saturating_add(usize::try_from(report.summary.tests.total).unwrap_or(usize::MAX));
+    let status = ResultStatus::of_run(checked, report.errors.len(), timed_out);
     for e in &report.errors {
         warn(&e.to_string());
     }
@@ -344,7 +436,9 @@ async fn run_plan(
     }
     outln!("next run: {}", describe_next(&plan, clock.now())?);
     if status == ResultStatus::Failed {
-        warn("nothing could be checked: the plan's targets held no object");
+        warn(
+            "nothing could be checked: the plan's targets gave no object and no Prometheus result",
+        );
         return Ok(Outcome::Failed(2));
     }
     if result.report.fails_at(plan.spec.fail_on) {

@@ -134,15 +134,36 @@ pub(crate) fn gather(
     now: jiff::Timestamp,
     collector: &mut Vec<(String, serde_json::Value)>,
 ) -> anyhow::Result<Vec<RunError>> {
+    gather_from(
+        args.prometheus.as_deref(),
+        &args.node_results,
+        rules,
+        now,
+        collector,
+    )
+}
+
+/// [`gather`] from its parts: the default Prometheus server and the node-results files (`ksx inspect plan run`
+/// passes its plan's `targets.prometheus`).
+///
+/// # Errors
+/// An unreadable or malformed node-results file ([`InputError`]).
+pub(crate) fn gather_from(
+    prometheus_url: Option<&str>,
+    node_results: &[PathBuf],
+    rules: &mut [Rule],
+    now: jiff::Timestamp,
+    collector: &mut Vec<(String, serde_json::Value)>,
+) -> anyhow::Result<Vec<RunError>> {
     let mut errors = Vec::new();
     if rules
         .iter()
         .any(|r| matches!(r.kind, RuleKind::Prometheus(_)))
     {
-        errors.extend(prometheus(args, rules, now));
+        errors.extend(prometheus(prometheus_url, rules, now));
     }
     let mut results: Vec<NodeResults> = Vec::new();
-    for path in &args.node_results {
+    for path in node_results {
         let text = std::fs::read_to_string(path)
             .map_err(|e| InputError(format!("{}: {e}", path.display())))?;
         let value: serde_json::Value = serde_json::from_str(&text)
@@ -177,9 +198,9 @@ pub(crate) fn gather(
 }
 
 #[cfg(feature = "prometheus")]
-fn prometheus(args: &InspectArgs, rules: &mut [Rule], now: jiff::Timestamp) -> Vec<RunError> {
+fn prometheus(url: Option<&str>, rules: &mut [Rule], now: jiff::Timestamp) -> Vec<RunError> {
     let source = ksx_inspect::rules::prometheus::PrometheusQueries {
-        default_url: args.prometheus.clone(),
+        default_url: url.map(str::to_owned),
         bearer_token: None,
     };
     block_on(ksx_inspect::rules::prometheus::evaluate_rules(
@@ -188,8 +209,8 @@ fn prometheus(args: &InspectArgs, rules: &mut [Rule], now: jiff::Timestamp) -> V
 }
 
 #[cfg(not(feature = "prometheus"))]
-fn prometheus(args: &InspectArgs, rules: &mut [Rule], _now: jiff::Timestamp) -> Vec<RunError> {
-    let _ = &args.prometheus;
+fn prometheus(url: Option<&str>, rules: &mut [Rule], _now: jiff::Timestamp) -> Vec<RunError> {
+    let _ = url;
     rules
         .iter()
         .filter(|r| matches!(r.kind, RuleKind::Prometheus(_)))
@@ -211,21 +232,26 @@ pub(crate) fn cluster_bundle(args: &InspectArgs) -> anyhow::Result<Bundle> {
         include: args.namespaces.clone(),
         exclude: args.exclude_namespaces.clone(),
     };
-    read_cluster(args, &filter)
+    read_cluster(args.context.as_deref(), &filter)
 }
 
+/// Reads the live bundle of the kubeconfig `context` (default: the current one) in the namespaces `filter` allows
+/// (`ksx inspect --cluster`, and `ksx inspect plan run` for a plan's `targets.cluster`).
+///
+/// # Errors
+/// No cluster can be reached (or this build has no kube support).
 #[cfg(feature = "kube")]
-fn read_cluster(
-    args: &InspectArgs,
+pub(crate) fn read_cluster(
+    context: Option<&str>,
     filter: &ksx_inspect::live::NamespaceFilter,
 ) -> anyhow::Result<Bundle> {
     use anyhow::Context as _;
     block_on(async {
         let options = kube::config::KubeConfigOptions {
-            context: args.context.clone(),
+            context: context.map(str::to_owned),
             ..kube::config::KubeConfigOptions::default()
         };
-        let config = match &args.context {
+        let config = match context {
             Some(_) => kube::Config::from_kubeconfig(&options)
                 .await
                 .context("cannot load the kubeconfig context")?,
@@ -243,12 +269,16 @@ fn read_cluster(
     })
 }
 
+/// Reads the live bundle of the kubeconfig `context`: without the `kube` feature, always an error saying so.
+///
+/// # Errors
+/// Always: this build has no kube support.
 #[cfg(not(feature = "kube"))]
-fn read_cluster(
-    args: &InspectArgs,
+pub(crate) fn read_cluster(
+    context: Option<&str>,
     _filter: &ksx_inspect::live::NamespaceFilter,
 ) -> anyhow::Result<Bundle> {
-    let _ = &args.context;
+    let _ = context;
     anyhow::bail!(
         "--cluster needs a Kubernetes cluster, and this ksx was built without the kube feature (rebuild with --features kube)"
     )

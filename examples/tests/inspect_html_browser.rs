@@ -1,6 +1,8 @@
 //! The standalone HTML report in a real browser (issue 6): Debian's headless Chromium loads the page written by
 //! `ksx inspect --format html`, its script runs without a console error and renders one row per unsuppressed
-//! finding of the JSON report of the same input, and a screenshot of the page is a real, non-trivial PNG.
+//! finding of the JSON report of the same input, and a screenshot of the page is a real, non-trivial PNG. The page
+//! of `ksx inspect diff --format html` loads the same way, with one row per finding of the JSON diff in each tab,
+//! and shows New, or Fixed when opened at `#fixed`.
 //!
 //! Opt-in: it runs only with `KSX_BROWSER_TESTS=1` (`scripts/test.sh` then installs Chromium from Debian first);
 //! otherwise it says why and passes without checking anything.
@@ -156,4 +158,114 @@ fn the_html_report_renders_in_headless_chromium_without_console_errors() {
         "screenshot of {} bytes looks blank",
         png.len()
     );
+}
+
+/// The start tag of the element with `id` in a dumped DOM.
+fn start_tag(dom: &str, id: &str) -> String {
+    let marker = format!("id=\"{id}\"");
+    let (before, after) = dom
+        .split_once(&marker)
+        .unwrap_or_else(|| panic!("#{id} in the DOM"));
+    let (_, open) = before.rsplit_once('<').expect("start of the tag");
+    let (rest, _) = after.split_once('>').expect("end of the tag");
+    format!("<{open}{marker}{rest}>")
+}
+
+/// Finding rows the script put into `<tbody id="{key}-body">`.
+fn body_rows(dom: &str, key: &str) -> usize {
+    let (_, body) = dom
+        .split_once(&format!("id=\"{key}-body\""))
+        .expect("table body in the DOM");
+    let (body, _) = body.split_once("</tbody>").expect("end of the table body");
+    body.matches("<tr class=\"finding\"").count()
+}
+
+#[test]
+fn the_diff_page_renders_its_tabs_in_headless_chromium_without_console_errors() {
+    if !enabled() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/inspect-plan");
+    for (side, version) in [("old", "v1"), ("new", "v2")] {
+        let input = golden.join(version);
+        let out = ksx(
+            dir.path(),
+            &[
+                "-f",
+                input.to_str().expect("utf-8 path"),
+                "--format",
+                "json",
+                "-o",
+                &format!("{side}.json"),
+            ],
+        );
+        assert!(
+            matches!(out.status.code(), Some(0 | 3)),
+            "ksx inspect {version}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let html = ksx(
+        dir.path(),
+        &[
+            "diff",
+            "old.json",
+            "new.json",
+            "--format",
+            "html",
+            "-o",
+            "diff.html",
+        ],
+    );
+    assert!(
+        matches!(html.status.code(), Some(0 | 3)),
+        "ksx inspect diff --format html: {}",
+        String::from_utf8_lossy(&html.stderr)
+    );
+    let json = ksx(
+        dir.path(),
+        &["diff", "old.json", "new.json", "--format", "json"],
+    );
+    let d: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON diff");
+    let count = |key: &str| d[key].as_array().expect("list").len();
+    assert!(
+        count("new") > 0 && count("fixed") > 0,
+        "v1 → v2 must have new and fixed findings for the check to mean something"
+    );
+
+    let page = dir.path().join("diff.html");
+    let profile = dir.path().join("profile");
+    // Opened plainly, New shows; opened at #fixed, Fixed shows: the script switched the tab.
+    for (url, shown) in [
+        (page.clone(), "new"),
+        (PathBuf::from(format!("{}#fixed", page.display())), "fixed"),
+    ] {
+        let dom = browse(&profile, &url, &["--dump-dom"]);
+        assert!(
+            dom.status.success(),
+            "chromium --dump-dom failed: {}",
+            String::from_utf8_lossy(&dom.stderr)
+        );
+        let stderr = String::from_utf8_lossy(&dom.stderr);
+        let console = console_lines(&stderr);
+        assert!(
+            console.is_empty(),
+            "the page logged to the console:\n{}",
+            console.join("\n")
+        );
+        let dom = String::from_utf8_lossy(&dom.stdout);
+        for key in ["new", "fixed", "unchanged", "suppressed"] {
+            assert_eq!(body_rows(&dom, key), count(key), "rows of {key}");
+        }
+        for key in ["new", "fixed", "unchanged"] {
+            let panel = start_tag(&dom, &format!("panel-{key}"));
+            assert_eq!(!panel.contains("hidden"), key == shown, "{url:?}: {panel}");
+            let tab = start_tag(&dom, &format!("tab-{key}"));
+            assert!(
+                tab.contains(&format!("aria-selected=\"{}\"", key == shown)),
+                "{url:?}: {tab}"
+            );
+        }
+    }
 }

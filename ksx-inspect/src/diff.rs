@@ -5,7 +5,7 @@
 //! The categories count *unsuppressed* findings: a finding suppressed in OLD and unsuppressed in NEW is new (its
 //! exemption went away); one unsuppressed in OLD and suppressed in NEW is not fixed but listed with the
 //! suppressed findings of NEW, each marked new or unchanged against OLD. Renderings: table, JSON, Markdown and a
-//! self-contained HTML page with new/fixed/unchanged tabs.
+//! self-contained HTML page with New / Fixed / Unchanged tabs and the suppressed findings apart.
 //!
 //! ```
 //! use ksx_core::ManualClock;
@@ -39,7 +39,6 @@ use crate::bundle::Bundle;
 use crate::model::{Finding, Report, Resource, Severity, SeverityCounts};
 use crate::plan::error::PlanError;
 use crate::plan::result::InspectResult;
-use crate::report::html_escape;
 
 /// One side of a diff: a report, with the inventory of inspected objects when it came from a stored result.
 #[derive(Debug, Clone)]
@@ -507,75 +506,8 @@ pub fn to_markdown(d: &Diff) -> String {
     out
 }
 
-const HTML_STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#222}\
-table{border-collapse:collapse;width:100%;margin:.5rem 0}\
-th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top;font-size:.9rem}\
-th{background:#f3f3f3}.danger{color:#b00020;font-weight:600}.warning{color:#a05a00}.info{color:#555}\
-.tabs input{display:none}.tabs label{display:inline-block;padding:.4rem .9rem;border:1px solid #ccc;\
-border-bottom:none;cursor:pointer;background:#f7f7f7}.tabs input:checked+label{background:#fff;font-weight:600}\
-.panel{display:none;border-top:1px solid #ccc;padding-top:.5rem}\
-#t-new:checked~#p-new,#t-fixed:checked~#p-fixed,#t-unchanged:checked~#p-unchanged,\
-#t-suppressed:checked~#p-suppressed{display:block}code{font-size:.85rem}";
-
-/// The HTML rendering: one self-contained page (inline CSS, no script, no network) with new, fixed, unchanged
-/// and suppressed tabs. Every text from the reports is escaped.
+/// The HTML rendering: [`crate::report::diff_to_html`], the report page's style and escaping with New / Fixed /
+/// Unchanged tabs and the suppressed findings apart.
 pub fn to_html(d: &Diff) -> String {
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>ksx inspection diff</title>\
-         <style>{HTML_STYLE}</style></head><body>\n<h1>Inspection diff</h1>\n"
-    );
-    let _ = writeln!(
-        out,
-        "<p>OLD <code>{}</code> ({}, score {}) → NEW <code>{}</code> ({}, score {})</p>",
-        html_escape(&d.old_run.label),
-        html_escape(&d.old_run.started_at),
-        d.old_run.score,
-        html_escape(&d.new_run.label),
-        html_escape(&d.new_run.started_at),
-        d.new_run.score
-    );
-    let _ = writeln!(out, "<p>{}</p>", html_escape(&summary_line(d)));
-    out.push_str("<div class=\"tabs\">\n");
-    for (i, (title, list)) in sections(d).iter().enumerate() {
-        let key = title.to_ascii_lowercase();
-        let checked = if i == 0 { " checked" } else { "" };
-        let _ = writeln!(
-            out,
-            "<input type=\"radio\" name=\"tab\" id=\"t-{key}\"{checked}><label for=\"t-{key}\">{key} ({})</label>",
-            list.len()
-        );
-    }
-    for (title, list) in sections(d) {
-        let key = title.to_ascii_lowercase();
-        let _ = writeln!(out, "<div class=\"panel\" id=\"p-{key}\">");
-        if list.is_empty() {
-            out.push_str("<p>None.</p>\n</div>\n");
-            continue;
-        }
-        out.push_str(
-            "<table><thead><tr><th>severity</th><th>check</th><th>resource</th><th>container</th>\
-             <th>path</th><th>message</th><th>remediation</th><th>notes</th></tr></thead><tbody>\n",
-        );
-        for x in list {
-            let f = &x.finding;
-            let _ = writeln!(
-                out,
-                "<tr><td class=\"{sev}\">{sev}</td><td><code>{}</code></td><td>{}</td><td>{}</td>\
-                 <td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                html_escape(&f.check_id),
-                html_escape(&resource_name(f)),
-                html_escape(f.container.as_deref().unwrap_or("")),
-                html_escape(&f.path),
-                html_escape(&f.message),
-                html_escape(&f.remediation),
-                html_escape(&flags(x)),
-                sev = f.severity
-            );
-        }
-        out.push_str("</tbody></table>\n</div>\n");
-    }
-    out.push_str("</div>\n</body></html>\n");
-    out
+    crate::report::diff_to_html(d)
 }

@@ -1,21 +1,23 @@
 //! The engine: checks compiled once from the configuration, then a pure evaluation of a bundle into a
 //! [`Report`] (spec §1.2–§1.5).
 //!
-//! Objects are evaluated in parallel (`std::thread::scope`, one chunk per core); every check of an object sees
-//! the whole bundle, so cross-object checks work. Results are merged and sorted, so neither document order nor
-//! thread scheduling changes the report.
+//! Objects are evaluated in parallel (`std::thread::scope`, workers taking small batches); every check of an
+//! object sees the whole bundle, so cross-object checks work. Each object's findings are sorted by its worker,
+//! then merged, so neither document order nor thread scheduling changes the report.
 //!
 //! **Score** = `floor(100 × Σ weight(passed) / Σ weight(passed + failed))` with weights danger 3, warning 2,
 //! info 1 by the check's effective severity; exempted tests are left out; 100 when nothing was evaluated.
 
-use std::collections::{BTreeMap, BTreeSet};
+use crate::pod::FastPointer as _;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use ksx_core::Clock;
 use regex::Regex;
 use serde_json::Value;
 
-use crate::bundle::{Bundle, InspectObject, api_group};
+use crate::bundle::{Bundle, InspectObject, api_group, parallel_map};
 use crate::checks::{CATALOGUE, CheckFn, Ctx, Hit};
 use crate::config::{Config, CrossObject, Exemption, Override, parse_kube_version};
 use crate::error::{Error, Result};
@@ -449,33 +451,12 @@ impl Engine {
     pub fn inspect(&self, bundle: &Bundle, clock: &dyn Clock) -> Report {
         let now = clock.now();
         let objects = bundle.objects();
-        let threads = std::thread::available_parallelism()
-            .map_or(1, std::num::NonZero::get)
-            .max(1);
-        let chunk = objects.len().div_ceil(threads).max(1);
-        let mut results: Vec<Vec<TestResult>> = Vec::new();
-        std::thread::scope(|s| {
-            let handles: Vec<_> = objects
-                .chunks(chunk)
-                .enumerate()
-                .map(|(n, part)| {
-                    s.spawn(move || {
-                        part.iter()
-                            .enumerate()
-                            .flat_map(|(i, o)| self.evaluate(bundle, o, n * chunk + i, now))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            for h in handles {
-                // A panicking check would be a bug; its chunk is dropped rather than taking the run down.
-                if let Ok(r) = h.join() {
-                    results.push(r);
-                }
-            }
+        let mut runs: Vec<ObjectTests> = parallel_map(objects, |obj| {
+            // A panicking check would be a bug; the object's tests are dropped rather than taking the run down.
+            std::panic::catch_unwind(AssertUnwindSafe(|| self.evaluate(bundle, obj, now)))
+                .unwrap_or_default()
         });
-        let mut tests: Vec<TestResult> = results.into_iter().flatten().collect();
-        tests.extend(self.evaluate_detached(bundle, now));
+        runs.extend(self.evaluate_detached(bundle, now));
         let mut errors = bundle.errors.clone();
         errors.extend(self.diagnostics.iter().cloned());
         for e in &self.exemptions {
@@ -492,16 +473,17 @@ impl Engine {
                 });
             }
         }
-        for o in objects {
-            errors.extend(self.unknown_annotation_ids(o));
+        for r in &mut runs {
+            errors.append(&mut r.errors);
         }
         errors.sort();
         errors.dedup();
-        self.assemble(bundle, tests, errors, now)
+        self.assemble(bundle, runs, errors, now)
     }
 
-    /// Tests of Prometheus and node rules on resources the bundle lacks ([`Rule::detached_objects`]).
-    fn evaluate_detached(&self, bundle: &Bundle, now: jiff::Timestamp) -> Vec<TestResult> {
+    /// Tests of Prometheus and node rules on resources the bundle lacks ([`Rule::detached_objects`]), one
+    /// [`ObjectTests`] per test.
+    fn evaluate_detached(&self, bundle: &Bundle, now: jiff::Timestamp) -> Vec<ObjectTests> {
         let mut out = Vec::new();
         for (idx, c) in self.checks.iter().enumerate() {
             let Evaluator::Custom(rule) = &c.eval else {
@@ -512,38 +494,40 @@ impl Engine {
             }
             for obj in rule.detached_objects(bundle) {
                 if let Some(hits) = rule.evaluate(&obj) {
-                    let findings = hits
-                        .into_iter()
-                        .map(|h| self.finding(c, &obj, h, None, now))
-                        .collect();
-                    out.push(TestResult {
-                        check: idx,
+                    let mut run = ObjectTests {
                         namespace: obj.namespace().to_owned(),
-                        findings,
-                        object: None,
-                    });
+                        ..ObjectTests::default()
+                    };
+                    run.push_test(
+                        idx,
+                        hits.into_iter()
+                            .map(|h| self.finding(c, &obj, h, None, now)),
+                    );
+                    run.sort_findings();
+                    out.push(run);
                 }
             }
         }
         out
     }
 
-    /// The tests of `obj`, the `index`-th object of `bundle`.
-    fn evaluate(
-        &self,
-        bundle: &Bundle,
-        obj: &InspectObject,
-        index: usize,
-        now: jiff::Timestamp,
-    ) -> Vec<TestResult> {
-        let annotation = if self.annotations_allowed {
-            annotation_exemption(obj)
-        } else {
-            None
+    /// The tests of `obj`, an object of `bundle`.
+    fn evaluate(&self, bundle: &Bundle, obj: &InspectObject, now: jiff::Timestamp) -> ObjectTests {
+        let annotation = annotation_exemption(obj);
+        let mut out = ObjectTests {
+            namespace: obj.namespace().to_owned(),
+            errors: self.unknown_annotation_ids(obj, annotation.as_ref()),
+            ..ObjectTests::default()
         };
-        let mut out = Vec::new();
+        let annotation = annotation.filter(|_| self.annotations_allowed);
+        let mut passed = Vec::new();
+        // Spec §4.0: live, controller-owned Pods are skipped by static checks (reported via their controller).
+        let owned_live_pod = crate::live::skipped_by_static_checks(obj);
         for (idx, c) in self.checks.iter().enumerate() {
-            if !c.enabled || c.scope != Scope::Static && obj.source.is_some() {
+            if !c.enabled
+                || c.scope != Scope::Static && obj.source.is_some()
+                || c.scope == Scope::Static && owned_live_pod
+            {
                 continue;
             }
             let ctx = Ctx {
@@ -560,17 +544,23 @@ impl Engine {
             let Some(hits) = hits else {
                 continue;
             };
-            let findings = hits
-                .into_iter()
-                .map(|h| self.finding(c, obj, h, annotation.as_ref(), now))
-                .collect();
-            out.push(TestResult {
-                check: idx,
-                namespace: obj.namespace().to_owned(),
-                findings,
-                object: Some(index),
+            if hits.is_empty() {
+                passed.push(c.id.clone());
+            }
+            out.push_test(
+                idx,
+                hits.into_iter()
+                    .map(|h| self.finding(c, obj, h, annotation.as_ref(), now)),
+            );
+        }
+        if !passed.is_empty() {
+            out.passed = Some(PassedTests {
+                resource: obj.resource.clone(),
+                location: location_of(obj),
+                checks: passed,
             });
         }
+        out.sort_findings();
         out
     }
 
@@ -625,20 +615,18 @@ impl Engine {
             message: hit.message,
             remediation: c.remediation.clone(),
             references: c.references.clone(),
-            location: obj.source.as_ref().map(|s| Location {
-                file: s.file.clone(),
-                document: s.document,
-                line: s.line,
-                column: 1,
-                template_source: obj.template_source.clone(),
-            }),
+            location: location_of(obj),
             fingerprint: format!("sha256:{}", hex_digest(fp_input.as_bytes())),
             suppressed,
         }
     }
 
-    fn unknown_annotation_ids(&self, obj: &InspectObject) -> Vec<RunError> {
-        let Some((ids, _)) = annotation_exemption(obj) else {
+    fn unknown_annotation_ids(
+        &self,
+        obj: &InspectObject,
+        annotation: Option<&(Vec<String>, Option<String>)>,
+    ) -> Vec<RunError> {
+        let Some((ids, _)) = annotation else {
             return Vec::new();
         };
         ids.iter()
@@ -661,7 +649,7 @@ impl Engine {
     fn assemble(
         &self,
         bundle: &Bundle,
-        tests: Vec<TestResult>,
+        mut runs: Vec<ObjectTests>,
         errors: Vec<RunError>,
         now: jiff::Timestamp,
     ) -> Report {
@@ -671,86 +659,65 @@ impl Engine {
             ..Summary::default()
         };
         let mut overall = Weights::default();
-        let mut by_cat: BTreeMap<String, (Bucket, Weights)> = Category::ALL
-            .iter()
-            .map(|c| {
-                (
-                    c.as_str().to_owned(),
-                    (Bucket::default(), Weights::default()),
-                )
-            })
-            .collect();
-        let mut by_ns: BTreeMap<String, (Bucket, Weights)> = BTreeMap::new();
-        let mut findings = Vec::new();
-        let mut passed: BTreeMap<usize, Vec<String>> = BTreeMap::new();
-        for t in tests {
-            let Some(c) = self.checks.get(t.check) else {
-                continue;
-            };
-            let weight = c.severity_in(&t.namespace).weight();
-            let unsuppressed: Vec<&Finding> = t
-                .findings
-                .iter()
-                .filter(|f| f.suppressed.is_none())
-                .collect();
-            let outcome = if !unsuppressed.is_empty() {
-                summary.tests.failed += 1;
-                Outcome::Failed
-            } else if t.findings.is_empty() {
-                summary.tests.passed += 1;
-                if let Some(o) = t.object {
-                    passed.entry(o).or_default().push(c.id.clone());
-                }
-                Outcome::Passed
-            } else {
-                summary.tests.exempted += 1;
-                Outcome::Exempted
-            };
-            summary.tests.total += 1;
-            overall.add(outcome, weight);
-            let cat = by_cat.entry(c.category.as_str().to_owned()).or_default();
-            let ns = by_ns.entry(t.namespace.clone()).or_default();
-            for (bucket, weights) in [cat, ns] {
-                bucket.tests += 1;
-                weights.add(outcome, weight);
-                for f in &unsuppressed {
-                    match f.severity {
-                        Severity::Danger => bucket.danger += 1,
-                        Severity::Warning => bucket.warning += 1,
-                        Severity::Info => bucket.info += 1,
-                    }
-                }
-            }
-            for f in &t.findings {
-                if f.suppressed.is_some() {
-                    summary.exempted += 1;
+        let mut by_cat: [(Bucket, Weights); Category::ALL.len()] = Default::default();
+        let mut by_ns: HashMap<&str, (Bucket, Weights)> = HashMap::new();
+        for run in &runs {
+            for t in &run.tests {
+                let Some(c) = self.checks.get(t.check) else {
+                    continue;
+                };
+                let weight = c.severity_in(&run.namespace).weight();
+                let [danger, warning, info] = t.unsuppressed;
+                let outcome = if danger + warning + info > 0 {
+                    summary.tests.failed += 1;
+                    Outcome::Failed
+                } else if t.suppressed == 0 {
+                    summary.tests.passed += 1;
+                    Outcome::Passed
                 } else {
-                    match f.severity {
-                        Severity::Danger => summary.findings.danger += 1,
-                        Severity::Warning => summary.findings.warning += 1,
-                        Severity::Info => summary.findings.info += 1,
-                    }
+                    summary.tests.exempted += 1;
+                    Outcome::Exempted
+                };
+                summary.tests.total += 1;
+                overall.add(outcome, weight);
+                let ns = by_ns.entry(run.namespace.as_str()).or_default();
+                let cat = Category::ALL
+                    .iter()
+                    .position(|x| *x == c.category)
+                    .and_then(|i| by_cat.get_mut(i));
+                for (bucket, weights) in cat.into_iter().chain([ns]) {
+                    bucket.tests += 1;
+                    weights.add(outcome, weight);
+                    bucket.danger += danger;
+                    bucket.warning += warning;
+                    bucket.info += info;
                 }
+                summary.exempted += t.suppressed;
+                summary.findings.danger += danger;
+                summary.findings.warning += warning;
+                summary.findings.info += info;
             }
-            findings.extend(t.findings);
         }
+        let by_ns: BTreeMap<String, Bucket> = by_ns
+            .into_iter()
+            .map(|(k, (mut b, w))| {
+                b.score = w.score();
+                (k.to_owned(), b)
+            })
+            .collect();
+        let findings = merge_findings(&mut runs);
+        let passed: Vec<PassedTests> = runs.into_iter().filter_map(|r| r.passed).collect();
         summary.score = overall.score();
-        summary.by_category = by_cat
-            .into_iter()
-            .map(|(k, (mut b, w))| {
+        summary.by_category = Category::ALL
+            .iter()
+            .zip(by_cat)
+            .map(|(c, (mut b, w))| {
                 b.score = w.score();
-                (k, b)
+                (c.as_str().to_owned(), b)
             })
             .collect();
-        summary.by_namespace = by_ns
-            .into_iter()
-            .map(|(k, (mut b, w))| {
-                b.score = w.score();
-                (k, b)
-            })
-            .collect();
-        findings.sort_by(|a, b| finding_key(a).cmp(&finding_key(b)));
-        summary.passed_tests = PassedTestLog(passed_tests(bundle, passed));
+        summary.by_namespace = by_ns;
+        summary.passed_tests = PassedTestLog(sort_passed(passed));
         let checks = self
             .checks
             .iter()
@@ -860,35 +827,129 @@ impl Weights {
     }
 }
 
+/// One test (check × object): its findings counted.
 #[derive(Debug, Clone)]
 struct TestResult {
     check: usize,
-    namespace: String,
-    findings: Vec<Finding>,
-    /// The index of the object in the bundle; `None` for detached objects (Prometheus and node rules).
-    object: Option<usize>,
+    /// Unsuppressed findings per severity: danger, warning, info.
+    unsuppressed: [u64; 3],
+    /// Suppressed findings.
+    suppressed: u64,
 }
 
-/// The passed tests per object (`passed`: object index → check IDs), in report order.
-fn passed_tests(bundle: &Bundle, passed: BTreeMap<usize, Vec<String>>) -> Vec<PassedTests> {
-    let objects = bundle.objects();
-    let mut out: Vec<PassedTests> = passed
-        .into_iter()
-        .filter_map(|(i, checks)| {
-            let obj = objects.get(i)?;
-            Some(PassedTests {
-                resource: obj.resource.clone(),
-                location: obj.source.as_ref().map(|s| Location {
-                    file: s.file.clone(),
-                    document: s.document,
-                    line: s.line,
-                    column: 1,
-                    template_source: obj.template_source.clone(),
-                }),
-                checks,
-            })
+/// The tests of one object of the bundle, or one test of a detached object (Prometheus and node rules).
+#[derive(Debug, Default)]
+struct ObjectTests {
+    /// The effective namespace of the object.
+    namespace: String,
+    tests: Vec<TestResult>,
+    /// The findings of all its tests, in report order (after [`ObjectTests::sort_findings`]).
+    findings: Vec<Finding>,
+    /// The checks it passed, when it passed any.
+    passed: Option<PassedTests>,
+    /// Diagnostics about the object (unknown IDs in its exemption annotation).
+    errors: Vec<RunError>,
+}
+
+impl ObjectTests {
+    fn push_test(&mut self, check: usize, findings: impl Iterator<Item = Finding>) {
+        let mut test = TestResult {
+            check,
+            unsuppressed: [0; 3],
+            suppressed: 0,
+        };
+        for f in findings {
+            if f.suppressed.is_some() {
+                test.suppressed += 1;
+            } else {
+                let slot = match f.severity {
+                    Severity::Danger => &mut test.unsuppressed[0],
+                    Severity::Warning => &mut test.unsuppressed[1],
+                    Severity::Info => &mut test.unsuppressed[2],
+                };
+                *slot += 1;
+            }
+            self.findings.push(f);
+        }
+        self.tests.push(test);
+    }
+
+    /// Sorts the findings stably in report order, in the worker that made them.
+    fn sort_findings(&mut self) {
+        self.findings
+            .sort_by(|a, b| finding_key(a).cmp(&finding_key(b)));
+    }
+
+    /// The namespace, kind and name that all its findings share (each finding is about the object).
+    fn resource_key(&self) -> Option<(&str, &str, &str)> {
+        self.findings.first().map(|f| {
+            let r = &f.resource;
+            (
+                r.namespace.as_deref().unwrap_or(""),
+                r.kind.as_str(),
+                r.name.as_str(),
+            )
         })
-        .collect();
+    }
+}
+
+/// The findings of all runs in report order: the same order as a stable sort by [`finding_key`] of every finding
+/// in run order, since each run is sorted already and its findings share the key's leading namespace, kind and
+/// name. Runs are ordered by that resource; the rare runs sharing one (the same object twice in the input) are
+/// merged by the full key, keeping run order on ties.
+fn merge_findings(runs: &mut [ObjectTests]) -> Vec<Finding> {
+    let mut order: Vec<usize> = (0..runs.len()).collect();
+    order.retain(|&i| runs.get(i).is_some_and(|r| !r.findings.is_empty()));
+    order.sort_by(|&a, &b| {
+        let key = |i: usize| runs.get(i).and_then(ObjectTests::resource_key);
+        key(a).cmp(&key(b))
+    });
+    // Boundaries of groups of runs about one resource.
+    let mut groups: Vec<(usize, usize)> = Vec::new();
+    let mut start = 0;
+    for i in 1..=order.len() {
+        let key = |n: usize| {
+            order
+                .get(n)
+                .and_then(|&r| runs.get(r))
+                .and_then(ObjectTests::resource_key)
+        };
+        if i == order.len() || key(i) != key(start) {
+            groups.push((start, i));
+            start = i;
+        }
+    }
+    let total = runs.iter().map(|r| r.findings.len()).sum();
+    let mut findings: Vec<Finding> = Vec::with_capacity(total);
+    for (from, to) in groups {
+        let first = findings.len();
+        for &r in order.get(from..to).unwrap_or_default() {
+            if let Some(run) = runs.get_mut(r) {
+                findings.append(&mut run.findings);
+            }
+        }
+        if to - from > 1
+            && let Some(group) = findings.get_mut(first..)
+        {
+            group.sort_by(|a, b| finding_key(a).cmp(&finding_key(b)));
+        }
+    }
+    findings
+}
+
+/// Where `obj` is in the input; `None` for live objects.
+fn location_of(obj: &InspectObject) -> Option<Location> {
+    obj.source.as_ref().map(|s| Location {
+        file: s.file.clone(),
+        document: s.document,
+        line: s.line,
+        column: 1,
+        template_source: obj.template_source.clone(),
+    })
+}
+
+/// The passed tests per object (collected in object order), in report order.
+fn sort_passed(mut out: Vec<PassedTests>) -> Vec<PassedTests> {
     fn key(p: &PassedTests) -> (&str, &str, &str, Option<&Location>) {
         let r = &p.resource;
         (
@@ -906,9 +967,9 @@ fn passed_tests(bundle: &Bundle, passed: BTreeMap<usize, Vec<String>>) -> Vec<Pa
 fn annotation_exemption(obj: &InspectObject) -> Option<(Vec<String>, Option<String>)> {
     let mut ids = Vec::new();
     let mut reason = None;
-    let mut metas = vec![obj.value.pointer("/metadata/annotations")];
+    let mut metas = vec![obj.value.ptr("/metadata/annotations")];
     if let Some(p) = pod::pod_meta_pointer(obj.kind()) {
-        metas.push(obj.value.pointer(&format!("{p}/annotations")));
+        metas.push(obj.value.ptr(&format!("{p}/annotations")));
     }
     for m in metas.into_iter().flatten() {
         let map = pod::string_map(m);
@@ -948,11 +1009,7 @@ fn exemption_matches(
         && (s.containers.is_empty()
             || container.is_some_and(|c| s.containers.iter().any(|x| x == c)))
         && s.label_selector.as_ref().is_none_or(|sel| {
-            let labels = pod::string_map(
-                obj.value
-                    .pointer("/metadata/labels")
-                    .unwrap_or(&Value::Null),
-            );
+            let labels = pod::string_map(obj.value.ptr("/metadata/labels").unwrap_or(&Value::Null));
             pod::label_selector_matches(sel, &labels)
         })
 }

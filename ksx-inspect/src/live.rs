@@ -3,9 +3,12 @@
 //! namespaces plus cluster-scoped objects.
 //!
 //! Objects come back without a source file, so the engine runs the live checks (§4.6, §4.7,
-//! `net-service-endpoints-empty`) on them next to the static ones. Listing is the only I/O; the engine stays pure.
+//! `net-service-endpoints-empty`) on them next to the static ones. Live, controller-owned Pods are skipped by the
+//! static checks and reported through their controller (§4.0, [`skipped_by_static_checks`]). Listing is the only
+//! I/O; the engine stays pure.
 
 use ksx_core::cluster::{ClusterReader, CustomKind, Kind, ListOptions};
+use serde_json::Value;
 
 use crate::bundle::{Bundle, InspectObject};
 use crate::engine::glob_matches;
@@ -41,7 +44,25 @@ impl NamespaceFilter {
     }
 }
 
-/// The kinds a live run reads by default: every built-in kind of the seam except Leases.
+/// Whether static checks skip `obj` (spec §4.0: "Live, controller-owned Pods are skipped by static checks (reported
+/// via their controller)"): a live Pod (no source file) with an owner reference whose `controller` is `true`.
+/// Live checks still see it, and cross-object checks still count it; Pods read from manifests are always checked,
+/// owner references or not.
+pub fn skipped_by_static_checks(obj: &InspectObject) -> bool {
+    obj.source.is_none()
+        && obj.kind() == "Pod"
+        && obj
+            .value
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .is_some_and(|refs| {
+                refs.iter()
+                    .any(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
+            })
+}
+
+/// The kinds a live run reads by default: every built-in kind of the seam except Leases (EndpointSlices included,
+/// for `net-service-endpoints-empty`).
 pub fn default_kinds() -> Vec<Kind> {
     Kind::BUILT_IN
         .into_iter()

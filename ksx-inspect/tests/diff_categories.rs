@@ -171,18 +171,29 @@ fn renderings_escape_and_show_every_category() {
 
     let html = render(&d, DiffFormat::Html);
     assert!(html.starts_with("<!DOCTYPE html>"));
-    assert!(!html.contains("<script"), "unescaped script in HTML");
+    // Only the page's data and code scripts: the hostile message stays inside the escaped JSON data.
+    assert_eq!(
+        html.matches("<script").count(),
+        2,
+        "unescaped script in HTML"
+    );
+    assert!(!html.contains("alert('x')</script>"));
     assert!(html.contains(
-        "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; | pipe &amp; &quot;quote&quot;"
+        "\\u003cscript\\u003ealert('x')\\u003c/script\\u003e | pipe \\u0026 \\\"quote\\\""
     ));
     assert!(
         !html.contains("http://") && !html.contains("https://"),
         "no network references"
     );
-    for tab in ["new (1)", "fixed (1)", "unchanged (0)", "suppressed (0)"] {
+    for tab in [
+        "New (<span id=\"new-count\">1</span>)",
+        "Fixed (<span id=\"fixed-count\">1</span>)",
+        "Unchanged (<span id=\"unchanged-count\">0</span>)",
+        "Suppressed findings of NEW (<span id=\"suppressed-count\">0</span>)",
+    ] {
         assert!(html.contains(tab), "{tab}");
     }
-    assert!(html.contains("resource gone"));
+    assert!(html.contains("<dt>fixed</dt><dd>1 (1 resource gone)</dd>"));
 
     let md = render(&d, DiffFormat::Markdown);
     assert!(md.contains("### new (1)"));

@@ -6,6 +6,7 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet}
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod, Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -74,13 +75,15 @@ pub enum Kind {
     PodDisruptionBudget,
     /// `coordination.k8s.io/v1/Lease`.
     Lease,
+    /// `discovery.k8s.io/v1/EndpointSlice`.
+    EndpointSlice,
     /// A custom resource.
     Custom(CustomKind),
 }
 
 impl Kind {
     /// All built-in kinds, in a fixed order.
-    pub const BUILT_IN: [Kind; 15] = [
+    pub const BUILT_IN: [Kind; 16] = [
         Kind::Namespace,
         Kind::Node,
         Kind::Pod,
@@ -96,6 +99,7 @@ impl Kind {
         Kind::HorizontalPodAutoscaler,
         Kind::PodDisruptionBudget,
         Kind::Lease,
+        Kind::EndpointSlice,
     ];
 
     /// The Kubernetes `kind` name (`Deployment`).
@@ -116,6 +120,7 @@ impl Kind {
             Self::HorizontalPodAutoscaler => "HorizontalPodAutoscaler",
             Self::PodDisruptionBudget => "PodDisruptionBudget",
             Self::Lease => "Lease",
+            Self::EndpointSlice => "EndpointSlice",
             Self::Custom(c) => &c.kind,
         }
     }
@@ -137,6 +142,7 @@ impl Kind {
             Self::HorizontalPodAutoscaler => "autoscaling/v2".into(),
             Self::PodDisruptionBudget => "policy/v1".into(),
             Self::Lease => "coordination.k8s.io/v1".into(),
+            Self::EndpointSlice => "discovery.k8s.io/v1".into(),
             Self::Custom(c) => c.api_version(),
         }
     }
@@ -224,6 +230,8 @@ pub enum Object {
     PodDisruptionBudget(PodDisruptionBudget),
     /// A Lease.
     Lease(Lease),
+    /// A `discovery.k8s.io/v1` EndpointSlice.
+    EndpointSlice(EndpointSlice),
     /// A custom resource.
     Custom(CustomObject),
 }
@@ -246,6 +254,7 @@ macro_rules! for_each_builtin {
             Object::HorizontalPodAutoscaler($v) => $body,
             Object::PodDisruptionBudget($v) => $body,
             Object::Lease($v) => $body,
+            Object::EndpointSlice($v) => $body,
             Object::Custom($custom) => $cbody,
         }
     };
@@ -319,6 +328,7 @@ impl Object {
             Self::HorizontalPodAutoscaler(_) => Kind::HorizontalPodAutoscaler,
             Self::PodDisruptionBudget(_) => Kind::PodDisruptionBudget,
             Self::Lease(_) => Kind::Lease,
+            Self::EndpointSlice(_) => Kind::EndpointSlice,
             Self::Custom(c) => Kind::Custom(c.kind.clone()),
         }
     }
@@ -402,6 +412,7 @@ impl Object {
             Kind::HorizontalPodAutoscaler => Object::HorizontalPodAutoscaler(de(kind, value)?),
             Kind::PodDisruptionBudget => Object::PodDisruptionBudget(de(kind, value)?),
             Kind::Lease => Object::Lease(de(kind, value)?),
+            Kind::EndpointSlice => Object::EndpointSlice(de(kind, value)?),
             Kind::Custom(c) => {
                 let mut obj: CustomObject = de(kind, value)?;
                 obj.kind = c.clone();
@@ -468,4 +479,5 @@ typed!(
     HorizontalPodAutoscaler,
     PodDisruptionBudget,
     Lease,
+    EndpointSlice,
 );

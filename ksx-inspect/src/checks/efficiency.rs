@@ -1,5 +1,6 @@
 //! Efficiency checks (spec §4.3): requests and limits, compared as exact quantities.
 
+use crate::pod::FastPointer as _;
 use ksx_core::quantity::Quantity;
 use serde_json::Value;
 
@@ -19,7 +20,7 @@ fn set_and_non_zero(v: Option<&Value>) -> bool {
 
 fn require(obj: &InspectObject, kind: &str, resource: &str) -> Option<Vec<Hit>> {
     let pod_level = pod::pod_spec(obj)
-        .map(|(s, _)| s.pointer(&format!("/resources/{kind}/{resource}")))
+        .map(|(s, _)| s.ptr(&format!("/resources/{kind}/{resource}")))
         .is_some_and(set_and_non_zero);
     per_container(obj, ContainerSet::Run, false, |_, _, c, hits| {
         if pod_level {

@@ -500,8 +500,12 @@ fn endpoint_ready(e: &Value) -> bool {
     pod::as_bool(e.pointer("/conditions/ready")).unwrap_or(true)
 }
 
-/// `net-service-endpoints-empty`: EndpointSlices labelled with the Service's name when the bundle has any,
-/// else its Endpoints object, else ready live Pods matching the selector.
+/// `net-service-endpoints-empty` (spec §4.4): the ready endpoints of the EndpointSlices labelled
+/// `kubernetes.io/service-name` with the Service's name (an endpoint whose `conditions.ready` is not `false`).
+/// A cluster that serves EndpointSlices at all (the bundle holds at least one) gives every selector Service a slice,
+/// so a Service without one has no endpoint. Only when the bundle has no EndpointSlice (a cluster, or a seam, that
+/// offers none) does the check fall back to the Service's Endpoints object, else to the ready live Pods its
+/// selector matches.
 pub(crate) fn service_endpoints_empty(ctx: &Ctx<'_>, obj: &InspectObject) -> Option<Vec<Hit>> {
     let v = &obj.value;
     if obj.kind() != "Service" || text(v, "/spec/type") == "ExternalName" {
@@ -526,7 +530,7 @@ pub(crate) fn service_endpoints_empty(ctx: &Ctx<'_>, obj: &InspectObject) -> Opt
                 == Some(obj.name())
         })
         .collect();
-    let (ready, source) = if !slices.is_empty() {
+    let (ready, source) = if !slices.is_empty() || ctx.bundle.has_kind("EndpointSlice") {
         let n = slices
             .iter()
             .flat_map(|s| array(&s.value, "/endpoints"))

@@ -15,6 +15,7 @@ mod reliability;
 mod security;
 mod tls;
 
+use crate::pod::FastPointer as _;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -1049,7 +1050,7 @@ pub(crate) fn hpas_targeting<'a>(
         .hpas_for(obj.namespace(), obj.kind(), obj.name())
         .into_iter()
         .filter(move |h| {
-            let r = h.value.pointer("/spec/scaleTargetRef");
+            let r = h.value.ptr("/spec/scaleTargetRef");
             let s = |k: &str| r.and_then(|r| r.get(k)).and_then(Value::as_str);
             s("kind") == Some(obj.kind())
                 && s("name") == Some(obj.name())
@@ -1063,11 +1064,11 @@ pub(crate) fn is_multi_replica(bundle: &Bundle, obj: &InspectObject) -> bool {
     if !matches!(obj.kind(), "Deployment" | "StatefulSet") {
         return false;
     }
-    match pod::as_i64(obj.value.pointer("/spec/replicas")) {
+    match pod::as_i64(obj.value.ptr("/spec/replicas")) {
         None => true,
         Some(r) if r >= 2 => true,
         Some(_) => hpas_targeting(bundle, obj)
-            .any(|h| pod::as_i64(h.value.pointer("/spec/minReplicas")).unwrap_or(1) >= 2),
+            .any(|h| pod::as_i64(h.value.ptr("/spec/minReplicas")).unwrap_or(1) >= 2),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Networking checks (spec §4.4).
 
+use crate::pod::FastPointer as _;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -32,13 +33,13 @@ fn ingress_backends(obj: &InspectObject) -> Vec<(String, String, Option<Value>)>
         }
     };
     for key in ["defaultBackend", "backend"] {
-        if let Some(b) = obj.value.pointer(&format!("/spec/{key}")) {
+        if let Some(b) = obj.value.ptr(&format!("/spec/{key}")) {
             push(format!("/spec/{key}"), b);
         }
     }
-    let rules = obj.value.pointer("/spec/rules").and_then(Value::as_array);
+    let rules = obj.value.ptr("/spec/rules").and_then(Value::as_array);
     for (i, r) in rules.into_iter().flatten().enumerate() {
-        let paths = r.pointer("/http/paths").and_then(Value::as_array);
+        let paths = r.ptr("/http/paths").and_then(Value::as_array);
         for (j, p) in paths.into_iter().flatten().enumerate() {
             if let Some(b) = p.get("backend") {
                 push(format!("/spec/rules/{i}/http/paths/{j}/backend"), b);
@@ -66,7 +67,7 @@ pub(super) fn ingress_backend_exists(ctx: &Ctx<'_>, obj: &InspectObject) -> Opti
         };
         let ports: Vec<&Value> = svc
             .value
-            .pointer("/spec/ports")
+            .ptr("/spec/ports")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
@@ -108,7 +109,7 @@ pub(super) fn ingress_tls(ctx: &Ctx<'_>, obj: &InspectObject) -> Option<Vec<Hit>
     if obj.kind() != "Ingress" {
         return None;
     }
-    let tls = obj.value.pointer("/spec/tls").and_then(Value::as_array);
+    let tls = obj.value.ptr("/spec/tls").and_then(Value::as_array);
     let mut hits = Vec::new();
     let Some(tls) = tls.filter(|t| !t.is_empty()) else {
         hits.push(Hit::at(
@@ -124,7 +125,7 @@ pub(super) fn ingress_tls(ctx: &Ctx<'_>, obj: &InspectObject) -> Option<Vec<Hit>
             .flatten()
             .filter_map(|h| h.as_str().map(str::to_owned))
             .collect();
-        let rules = obj.value.pointer("/spec/rules").and_then(Value::as_array);
+        let rules = obj.value.ptr("/spec/rules").and_then(Value::as_array);
         for (i, r) in rules.into_iter().flatten().enumerate() {
             if let Some(host) = r.get("host").and_then(Value::as_str)
                 && !host_covered(host, &tls_hosts)
@@ -163,7 +164,7 @@ pub(super) fn netpol_selects_pods(ctx: &Ctx<'_>, obj: &InspectObject) -> Option<
     if obj.kind() != "NetworkPolicy" {
         return None;
     }
-    let sel = obj.value.pointer("/spec/podSelector");
+    let sel = obj.value.ptr("/spec/podSelector");
     let empty = sel.is_none_or(|s| {
         s.as_object().is_none_or(|m| {
             m.values().all(|v| {
@@ -210,17 +211,13 @@ pub(super) fn network_policy_coverage(ctx: &Ctx<'_>, obj: &InspectObject) -> Opt
     {
         let sel = np
             .value
-            .pointer("/spec/podSelector")
+            .ptr("/spec/podSelector")
             .cloned()
             .unwrap_or_else(|| Value::Object(serde_json::Map::new()));
         if !label_selector_matches(&sel, labels) {
             continue;
         }
-        match np
-            .value
-            .pointer("/spec/policyTypes")
-            .and_then(Value::as_array)
-        {
+        match np.value.ptr("/spec/policyTypes").and_then(Value::as_array) {
             Some(types) => {
                 for t in types {
                     match t.as_str() {
@@ -232,7 +229,7 @@ pub(super) fn network_policy_coverage(ctx: &Ctx<'_>, obj: &InspectObject) -> Opt
             }
             None => {
                 ingress = true;
-                if np.value.pointer("/spec/egress").is_some() {
+                if np.value.ptr("/spec/egress").is_some() {
                     egress = true;
                 }
             }
@@ -264,7 +261,7 @@ pub(super) fn service_nodeport(_: &Ctx<'_>, obj: &InspectObject) -> Option<Vec<H
         return None;
     }
     let mut hits = Vec::new();
-    if obj.value.pointer("/spec/type").and_then(Value::as_str) == Some("NodePort") {
+    if obj.value.ptr("/spec/type").and_then(Value::as_str) == Some("NodePort") {
         hits.push(Hit::at(
             "/spec/type",
             format!("Service {} is of type NodePort", obj.name()),
@@ -275,11 +272,11 @@ pub(super) fn service_nodeport(_: &Ctx<'_>, obj: &InspectObject) -> Option<Vec<H
 
 fn service_selector(obj: &InspectObject) -> Option<BTreeMap<String, String>> {
     if obj.kind() != "Service"
-        || obj.value.pointer("/spec/type").and_then(Value::as_str) == Some("ExternalName")
+        || obj.value.ptr("/spec/type").and_then(Value::as_str) == Some("ExternalName")
     {
         return None;
     }
-    let sel = string_map(obj.value.pointer("/spec/selector").unwrap_or(&Value::Null));
+    let sel = string_map(obj.value.ptr("/spec/selector").unwrap_or(&Value::Null));
     (!sel.is_empty()).then_some(sel)
 }
 
@@ -330,7 +327,7 @@ pub(super) fn service_target_port(ctx: &Ctx<'_>, obj: &InspectObject) -> Option<
     if !any {
         return Some(hits);
     }
-    let ports = obj.value.pointer("/spec/ports").and_then(Value::as_array);
+    let ports = obj.value.ptr("/spec/ports").and_then(Value::as_array);
     for (i, p) in ports.into_iter().flatten().enumerate() {
         if let Some(tp) = p.get("targetPort").and_then(Value::as_str)
             && tp.parse::<u16>().is_err()

@@ -1,6 +1,7 @@
 //! Node checks on live Node objects (spec §4.7): readiness, pressure and problem conditions, kubelet version
 //! skew. Time comes from the run's clock; the collector-based node checks live in [`crate::rules::node`].
 
+use crate::pod::FastPointer as _;
 use serde_json::Value;
 
 use super::live::{age_secs, time_at};
@@ -29,7 +30,7 @@ fn conditions(obj: &InspectObject) -> Option<&Vec<Value>> {
         return None;
     }
     obj.value
-        .pointer("/status/conditions")
+        .ptr("/status/conditions")
         .and_then(Value::as_array)
 }
 
@@ -122,7 +123,7 @@ pub(crate) fn kubelet_version_skew(ctx: &Ctx<'_>, obj: &InspectObject) -> Option
     }
     let kubelet_text = obj
         .value
-        .pointer("/status/nodeInfo/kubeletVersion")
+        .ptr("/status/nodeInfo/kubeletVersion")
         .and_then(Value::as_str)?;
     let kubelet = minor_version(kubelet_text)?;
     let server = ctx

@@ -1,5 +1,6 @@
 //! RBAC checks (spec §4.5).
 
+use crate::pod::FastPointer as _;
 use serde_json::Value;
 
 use super::{Ctx, Hit};
@@ -63,13 +64,13 @@ fn bound_role<'a>(
 ) -> (String, String, Option<&'a InspectObject>) {
     let kind = binding
         .value
-        .pointer("/roleRef/kind")
+        .ptr("/roleRef/kind")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_owned();
     let name = binding
         .value
-        .pointer("/roleRef/name")
+        .ptr("/roleRef/name")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_owned();

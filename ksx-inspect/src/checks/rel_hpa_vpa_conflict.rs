@@ -4,6 +4,7 @@
 //! conversion, and the workload's pod template, when in the bundle, names the containers a Resource metric
 //! covers.
 
+use crate::pod::FastPointer as _;
 use ksx_core::manifest::{Document, Source};
 use ksx_scaling::policy::{self, AutoscalerObject, rule};
 use serde_json::Value;
@@ -75,7 +76,7 @@ pub(super) fn hpa_vpa_conflict(ctx: &Ctx<'_>, obj: &InspectObject) -> Option<Vec
     {
         existing.push(w);
     }
-    let path = if obj.value.pointer("/spec/metrics").is_some() {
+    let path = if obj.value.ptr("/spec/metrics").is_some() {
         "/spec/metrics"
     } else {
         "/spec"

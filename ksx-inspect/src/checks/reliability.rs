@@ -1,5 +1,6 @@
 //! Reliability checks (spec §4.2).
 
+use crate::pod::FastPointer as _;
 use ksx_core::manifest::{Document, Source};
 use ksx_scaling::hpa::conflict::{HpaRef, hpa_conflicts_in};
 use serde_json::Value;
@@ -16,7 +17,7 @@ pub(super) fn cronjob_deadline(_: &Ctx<'_>, obj: &InspectObject) -> Option<Vec<H
     let mut hits = Vec::new();
     if obj
         .value
-        .pointer("/spec/startingDeadlineSeconds")
+        .ptr("/spec/startingDeadlineSeconds")
         .is_none_or(Value::is_null)
     {
         hits.push(Hit::at(
@@ -330,7 +331,7 @@ pub(super) fn hpa_replicas(ctx: &Ctx<'_>, obj: &InspectObject) -> Option<Vec<Hit
         return None;
     }
     let min = ctx.opt_i64("minReplicas", 2);
-    let actual = as_i64(obj.value.pointer("/spec/minReplicas")).unwrap_or(1);
+    let actual = as_i64(obj.value.ptr("/spec/minReplicas")).unwrap_or(1);
     let mut hits = Vec::new();
     if actual < min {
         hits.push(Hit::at(
@@ -351,7 +352,7 @@ pub(super) fn hpa_duplicate(ctx: &Ctx<'_>, obj: &InspectObject) -> Option<Vec<Hi
     }
     let target = |k: &str| {
         obj.value
-            .pointer("/spec/scaleTargetRef")
+            .ptr("/spec/scaleTargetRef")
             .and_then(|r| r.get(k))
             .and_then(Value::as_str)
             .unwrap_or("")
@@ -411,7 +412,7 @@ pub(super) fn hpa_replicas_conflict(ctx: &Ctx<'_>, obj: &InspectObject) -> Optio
         return None;
     }
     let mut hits = Vec::new();
-    if let Some(r) = obj.value.pointer("/spec/replicas").filter(|v| !v.is_null())
+    if let Some(r) = obj.value.ptr("/spec/replicas").filter(|v| !v.is_null())
         && let Some(h) = hpas_targeting(ctx.bundle, obj).next()
     {
         hits.push(Hit::at(
@@ -430,7 +431,7 @@ pub(super) fn hpa_target_exists(ctx: &Ctx<'_>, obj: &InspectObject) -> Option<Ve
     if !is_hpa(obj) {
         return None;
     }
-    let r = obj.value.pointer("/spec/scaleTargetRef");
+    let r = obj.value.ptr("/spec/scaleTargetRef");
     let s = |k: &str| {
         r.and_then(|r| r.get(k))
             .and_then(Value::as_str)
@@ -608,7 +609,7 @@ pub(super) fn probe_port(_: &Ctx<'_>, obj: &InspectObject) -> Option<Vec<Hit>> {
 
 /// Whether a PDB selects `labels` (policy/v1: `{}` selects all; v1beta1: `{}` selects nothing).
 fn pdb_selects(pdb: &InspectObject, labels: &std::collections::BTreeMap<String, String>) -> bool {
-    let Some(sel) = pdb.value.pointer("/spec/selector") else {
+    let Some(sel) = pdb.value.ptr("/spec/selector") else {
         return false;
     };
     let empty = sel.as_object().is_none_or(|m| {
@@ -692,7 +693,7 @@ pub(super) fn pdb_valid(ctx: &Ctx<'_>, obj: &InspectObject) -> Option<Vec<Hit>> 
             } else if let Some(n) = as_i64(Some(m)) {
                 let mut blocked: Vec<String> = Vec::new();
                 let first = spec
-                    .pointer("/selector/matchLabels")
+                    .ptr("/selector/matchLabels")
                     .map(pod::string_map)
                     .and_then(|m| m.into_iter().next());
                 let first = first.as_ref().map(|(k, v)| (k.as_str(), v.as_str()));
@@ -705,10 +706,10 @@ pub(super) fn pdb_valid(ctx: &Ctx<'_>, obj: &InspectObject) -> Option<Vec<Hit>> 
                         continue;
                     }
                     let hpa_min = hpas_targeting(ctx.bundle, w)
-                        .filter_map(|h| as_i64(h.value.pointer("/spec/minReplicas")))
+                        .filter_map(|h| as_i64(h.value.ptr("/spec/minReplicas")))
                         .min();
                     let replicas = hpa_min
-                        .unwrap_or_else(|| as_i64(w.value.pointer("/spec/replicas")).unwrap_or(1));
+                        .unwrap_or_else(|| as_i64(w.value.ptr("/spec/replicas")).unwrap_or(1));
                     if n >= replicas {
                         blocked.push(format!("{} {} ({replicas} replicas)", w.kind(), w.name()));
                     }
@@ -755,7 +756,7 @@ pub(super) fn pod_anti_affinity(ctx: &Ctx<'_>, obj: &InspectObject) -> Option<Ve
     }
     let labels = pod_labels(obj);
     per_pod(obj, |spec, ptr, hits| {
-        let anti = spec.pointer("/affinity/podAntiAffinity");
+        let anti = spec.ptr("/affinity/podAntiAffinity");
         let non_empty = |k: &str| {
             anti.and_then(|a| a.get(k))
                 .and_then(Value::as_array)
@@ -808,7 +809,7 @@ pub(super) fn replicas(ctx: &Ctx<'_>, obj: &InspectObject) -> Option<Vec<Hit>> {
         return None;
     }
     let min = ctx.opt_i64("minReplicas", 2);
-    let r = as_i64(obj.value.pointer("/spec/replicas")).unwrap_or(1);
+    let r = as_i64(obj.value.ptr("/spec/replicas")).unwrap_or(1);
     let mut hits = Vec::new();
     if r < min && hpas_targeting(ctx.bundle, obj).next().is_none() {
         hits.push(Hit::at(
@@ -831,7 +832,7 @@ pub(super) fn selector_mismatch(_: &Ctx<'_>, obj: &InspectObject) -> Option<Vec<
         return None;
     }
     let labels = pod_labels(obj);
-    let sel = obj.value.pointer("/spec/selector");
+    let sel = obj.value.ptr("/spec/selector");
     let ok = if obj.kind() == "ReplicationController" {
         match sel.and_then(Value::as_object) {
             None => true,
@@ -864,7 +865,7 @@ pub(super) fn statefulset_service_name(ctx: &Ctx<'_>, obj: &InspectObject) -> Op
     let mut hits = Vec::new();
     let name = obj
         .value
-        .pointer("/spec/serviceName")
+        .ptr("/spec/serviceName")
         .and_then(Value::as_str)
         .unwrap_or("");
     let path = "/spec/serviceName";
@@ -882,13 +883,13 @@ pub(super) fn statefulset_service_name(ctx: &Ctx<'_>, obj: &InspectObject) -> Op
         ));
         return Some(hits);
     };
-    if svc.value.pointer("/spec/clusterIP").and_then(Value::as_str) != Some("None") {
+    if svc.value.ptr("/spec/clusterIP").and_then(Value::as_str) != Some("None") {
         hits.push(Hit::at(
             path,
             format!("Service {name} is not headless (clusterIP: None)"),
         ));
     }
-    let selector = pod::string_map(svc.value.pointer("/spec/selector").unwrap_or(&Value::Null));
+    let selector = pod::string_map(svc.value.ptr("/spec/selector").unwrap_or(&Value::Null));
     if !pod::map_selector_matches(&selector, pod_labels(obj)) {
         hits.push(Hit::at(
             path,

@@ -1,5 +1,6 @@
 //! Security checks (spec §4.1).
 
+use crate::pod::FastPointer as _;
 use serde_json::Value;
 
 use super::{Ctx, Hit, per_container, per_pod};
@@ -172,7 +173,7 @@ fn normalize_path(p: &str) -> String {
 pub(super) fn docker_socket(_: &Ctx<'_>, obj: &InspectObject) -> Option<Vec<Hit>> {
     per_pod(obj, |spec, ptr, hits| {
         for (i, v) in host_path_volumes(spec) {
-            let Some(path) = v.pointer("/hostPath/path").and_then(Value::as_str) else {
+            let Some(path) = v.ptr("/hostPath/path").and_then(Value::as_str) else {
                 continue;
             };
             let p = normalize_path(path);
@@ -300,7 +301,7 @@ pub(super) fn host_path(ctx: &Ctx<'_>, obj: &InspectObject) -> Option<Vec<Hit>> 
     per_pod(obj, |spec, ptr, hits| {
         for (i, v) in host_path_volumes(spec) {
             let path = v
-                .pointer("/hostPath/path")
+                .ptr("/hostPath/path")
                 .and_then(Value::as_str)
                 .unwrap_or("");
             let vol_name = v.get("name").and_then(Value::as_str).unwrap_or("");
@@ -565,7 +566,7 @@ pub(super) fn secret_in_env(_: &Ctx<'_>, obj: &InspectObject) -> Option<Vec<Hit>
             .flatten()
             .enumerate()
         {
-            if let Some(secret) = e.pointer("/valueFrom/secretKeyRef") {
+            if let Some(secret) = e.ptr("/valueFrom/secretKeyRef") {
                 let name = e.get("name").and_then(Value::as_str).unwrap_or("");
                 let sname = secret.get("name").and_then(Value::as_str).unwrap_or("");
                 hits.push(Hit::container(
@@ -689,7 +690,7 @@ pub(super) fn unsafe_sysctls(ctx: &Ctx<'_>, obj: &InspectObject) -> Option<Vec<H
     let newer = ctx.kube_version >= (1, 32);
     per_pod(obj, |spec, ptr, hits| {
         let sysctls = spec
-            .pointer("/securityContext/sysctls")
+            .ptr("/securityContext/sysctls")
             .and_then(Value::as_array);
         for (i, s) in sysctls.into_iter().flatten().enumerate() {
             let name = s.get("name").and_then(Value::as_str).unwrap_or("");
@@ -773,7 +774,7 @@ pub(super) fn windows_host_process(_: &Ctx<'_>, obj: &InspectObject) -> Option<V
                 cptr,
                 format!("container {} is a HostProcess container", c.label()),
             ));
-        } else if as_bool(spec.pointer(cptr)) == Some(true) && as_bool(c.get(cptr)) != Some(false) {
+        } else if as_bool(spec.ptr(cptr)) == Some(true) && as_bool(c.get(cptr)) != Some(false) {
             hits.push(Hit::container_abs(
                 c,
                 format!("{ptr}{cptr}"),

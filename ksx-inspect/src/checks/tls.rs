@@ -1,6 +1,7 @@
 //! `sec-tls-secret-expiry`: the leaf certificate of a `kubernetes.io/tls` Secret, read with a minimal base64
 //! and DER reader (only the validity dates are needed, so no X.509 library).
 
+use crate::pod::FastPointer as _;
 use jiff::Timestamp;
 use serde_json::Value;
 
@@ -112,7 +113,7 @@ pub(super) fn tls_secret_expiry(ctx: &Ctx<'_>, obj: &InspectObject) -> Option<Ve
     let mut hits = Vec::new();
     let pem = obj
         .value
-        .pointer(path)
+        .ptr(path)
         .and_then(Value::as_str)
         .and_then(base64_decode)
         .and_then(|b| String::from_utf8(b).ok());

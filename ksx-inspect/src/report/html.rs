@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use crate::diff::Diff;
 use crate::model::{Category, Report};
 
 /// Escapes text for HTML content and quoted attribute values.
@@ -86,10 +87,19 @@ code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px}
 details>summary{cursor:pointer;font-weight:600}
 "#;
 
-const SCRIPT: &str = r#"
-(function () {
-  "use strict";
-  var data = JSON.parse(document.getElementById("ksx-data").textContent);
+/// Extra style of the diff page: the tab strip and the change flags.
+const DIFF_CSS: &str = r#"
+.tabs{display:flex;gap:4px;border-bottom:1px solid var(--line);margin-bottom:10px}
+.tabs button{font:inherit;padding:6px 14px;border:1px solid var(--line);border-bottom:none;border-radius:6px 6px 0 0;background:#eef1f5;cursor:pointer}
+.tabs button[aria-selected=true]{background:#fff;font-weight:600;margin-bottom:-1px}
+.flag{display:inline-block;padding:0 6px;border-radius:3px;font-size:12px;background:#eef1f5;margin-right:4px}
+.flag-resource-gone{background:#e3f2e5}.flag-severity-changed{background:#fff1d6}
+"#;
+
+/// Helpers both pages' scripts start with (inside their function scope): DOM elements with text only (never
+/// `innerHTML`), a finding's resource and `file:line`, an exemption's reason, the expandable detail row and a
+/// finding row. The detail row also shows a diff finding's flags.
+const COMMON_JS: &str = r#"
   function el(tag, cls, text) {
     var e = document.createElement(tag);
     if (cls) e.className = cls;
@@ -148,19 +158,28 @@ const SCRIPT: &str = r#"
     row("location", place(f));
     if (f.location) row("template", f.location.templateSource);
     if (f.suppressed) row("exempted", reason(f.suppressed) + " (" + f.suppressed.by + ")");
+    if (f.resourceGone) row("resource gone", "the resource is not in NEW's inventory");
+    if (f.severityChanged) row("severity changed", (f.previousSeverity || "?") + " \u2192 " + f.severity);
+    if (f.change) row("change", f.change);
     row("fingerprint", f.fingerprint);
     td.appendChild(dl);
     tr.appendChild(td);
     return tr;
   }
-  function findingRow(f, exempt) {
+  // `text`: the last column (message or exemption reason); `flags`: [[class, text]...] for a notes column.
+  function findingRow(f, text, flags) {
     var tr = el("tr", "finding");
     var sev = el("td"); sev.appendChild(el("span", "sev sev-" + f.severity, f.severity)); tr.appendChild(sev);
     tr.appendChild(el("td", null, resource(f)));
     var check = el("td"); check.appendChild(el("code", null, f.checkId)); tr.appendChild(check);
     tr.appendChild(el("td", null, f.container || "-"));
     tr.appendChild(el("td", null, place(f) || f.path));
-    tr.appendChild(el("td", null, exempt ? reason(f.suppressed) : f.message));
+    tr.appendChild(el("td", null, text));
+    if (flags) {
+      var notes = el("td");
+      flags.forEach(function (x) { notes.appendChild(el("span", "flag " + x[0], x[1])); });
+      tr.appendChild(notes);
+    }
     tr.addEventListener("click", function () {
       var next = tr.nextSibling;
       if (next && next.className === "detail") { next.parentNode.removeChild(next); return; }
@@ -168,6 +187,11 @@ const SCRIPT: &str = r#"
     });
     return tr;
   }
+"#;
+
+/// The report page's script, after [`COMMON_JS`].
+const REPORT_JS: &str = r#"
+  var data = JSON.parse(document.getElementById("ksx-data").textContent);
   var active = data.findings.filter(function (f) { return !f.suppressed; });
   var exempted = data.findings.filter(function (f) { return f.suppressed; });
   options("f-sev", ["danger", "warning", "info"].filter(function (s) { return active.some(function (f) { return f.severity === s; }); }));
@@ -186,7 +210,7 @@ const SCRIPT: &str = r#"
       if (ns !== "*" && (f.resource.namespace || "") !== ns) return;
       if (check !== "*" && f.checkId !== check) return;
       if (q && [resource(f), f.checkId, f.container || "", f.path, f.message, f.remediation, place(f)].join("\n").toLowerCase().indexOf(q) < 0) return;
-      fragment.appendChild(findingRow(f, false));
+      fragment.appendChild(findingRow(f, f.message));
       shown += 1;
     });
     body.textContent = "";
@@ -197,7 +221,7 @@ const SCRIPT: &str = r#"
   document.getElementById("f-q").addEventListener("input", render);
   render();
   var exemptBody = document.getElementById("exempted-body");
-  exempted.forEach(function (f) { exemptBody.appendChild(findingRow(f, true)); });
+  exempted.forEach(function (f) { exemptBody.appendChild(findingRow(f, reason(f.suppressed))); });
   document.getElementById("exempted-count").textContent = String(exempted.length);
   Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), function (table) {
     var heads = table.tHead.rows[0].cells;
@@ -217,8 +241,28 @@ const SCRIPT: &str = r#"
       });
     });
   });
-})();
 "#;
+
+/// The start of a page up to `<body>`: the content security policy that keeps it off the network, the title
+/// (escaped) and the shared style sheet followed by `extra_css`.
+fn page_start(out: &mut String, title: &str, extra_css: &str) {
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n\
+<title>{}</title>\n<style>{CSS}{extra_css}</style>\n</head>\n<body>\n",
+        html_escape(title)
+    );
+}
+
+/// The two script elements that end a page: `data` embedded once as JSON (see [`script_json`]), then the code,
+/// [`COMMON_JS`] and `code` in one function scope.
+fn scripts(data: &serde_json::Value, code: &str) -> String {
+    format!(
+        "<script type=\"application/json\" id=\"ksx-data\">{}</script>\n<script>\n(function () {{\n  \"use strict\";{COMMON_JS}{code}}})();\n</script>\n",
+        script_json(&data.to_string())
+    )
+}
 
 /// Horizontal bars: `(label, value, colour)`, widths relative to the largest value.
 fn bars(rows: &[(String, u64, &str)], width: u64) -> String {
@@ -277,13 +321,7 @@ pub fn to_html(report: &Report) -> String {
     let s = &report.summary;
     let run = &report.run;
     let mut out = String::with_capacity(16 * 1024 + report.findings.len() * 700);
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n\
-<title>ksx inspect: score {}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
-        s.score
-    );
+    page_start(&mut out, &format!("ksx inspect: score {}", s.score), "");
     // Run metadata.
     out.push_str("<header>\n<h1>ksx inspect report</h1>\n<dl class=\"meta\">");
     meta_row(&mut out, "run", &run.id);
@@ -427,11 +465,125 @@ pub fn to_html(report: &Report) -> String {
         out.push_str("</ul>\n</section>\n");
     }
     let data = serde_json::json!({ "findings": report.findings });
+    let _ = write!(out, "{}</body>\n</html>\n", scripts(&data, REPORT_JS));
+    out
+}
+
+/// The diff page's script, after [`COMMON_JS`]: fills the new, fixed, unchanged and suppressed tables from the
+/// embedded diff and switches tabs (the initial tab may be named by the URL fragment: `#fixed`).
+const DIFF_JS: &str = r#"
+  var data = JSON.parse(document.getElementById("ksx-data").textContent);
+  var tabs = ["new", "fixed", "unchanged"];
+  function flags(d) {
+    var out = [];
+    if (d.resourceGone) out.push(["flag-resource-gone", "resource gone"]);
+    if (d.severityChanged) out.push(["flag-severity-changed", "severity " + (d.previousSeverity || "?") + " \u2192 " + d.severity]);
+    if (d.change) out.push(["flag-change", d.change]);
+    return out;
+  }
+  function fill(key, list, exempt) {
+    var body = document.getElementById(key + "-body");
+    list.forEach(function (d) { body.appendChild(findingRow(d, exempt ? reason(d.suppressed) : d.message, flags(d))); });
+    if (!list.length) {
+      var tr = el("tr", "empty"), td = el("td", "muted", "None.");
+      td.colSpan = 7;
+      tr.appendChild(td);
+      body.appendChild(tr);
+    }
+    document.getElementById(key + "-count").textContent = String(list.length);
+  }
+  tabs.forEach(function (k) { fill(k, data[k], false); });
+  fill("suppressed", data.suppressed, true);
+  function select(key) {
+    tabs.forEach(function (k) {
+      var on = k === key;
+      document.getElementById("tab-" + k).setAttribute("aria-selected", on ? "true" : "false");
+      document.getElementById("panel-" + k).hidden = !on;
+    });
+  }
+  tabs.forEach(function (k) { document.getElementById("tab-" + k).addEventListener("click", function () { select(k); }); });
+  var wanted = typeof location === "undefined" ? "" : String(location.hash || "").replace(/^#/, "");
+  select(tabs.indexOf(wanted) >= 0 ? wanted : "new");
+"#;
+
+/// The HTML page of a `diff` (spec §6.6): one self-contained file in the report's style with both runs'
+/// metadata and scores, the counts, **New / Fixed / Unchanged** tabs (counts in their labels; fixed rows flag
+/// `resourceGone`, unchanged ones `severityChanged`) and the suppressed findings listed apart in a collapsed
+/// section. The diff is embedded once as JSON (escaped as in [`to_html`]) and the rows are built by the script
+/// with text nodes only; every text rendered here is escaped.
+pub fn diff_to_html(d: &Diff) -> String {
+    let s = &d.summary;
+    let mut out = String::with_capacity(
+        16 * 1024 + (d.new.len() + d.fixed.len() + d.unchanged.len() + d.suppressed.len()) * 700,
+    );
+    page_start(
+        &mut out,
+        &format!("ksx inspect diff: {} new, {} fixed", s.new, s.fixed),
+        DIFF_CSS,
+    );
+    out.push_str("<header>\n<h1>ksx inspect diff</h1>\n<dl class=\"meta\">");
+    for (name, side) in [("old", &d.old_run), ("new", &d.new_run)] {
+        let _ = write!(
+            out,
+            "<dt>{name}</dt><dd><code>{}</code> · started {} · score <strong style=\"color:{}\">{}</strong> · {} danger, {} warning, {} info</dd>",
+            html_escape(&side.label),
+            html_escape(&side.started_at),
+            score_colour(side.score),
+            side.score,
+            side.findings.danger,
+            side.findings.warning,
+            side.findings.info
+        );
+    }
+    out.push_str("</dl>\n</header>\n");
     let _ = write!(
         out,
-        "<script type=\"application/json\" id=\"ksx-data\">{}</script>\n<script>{SCRIPT}</script>\n</body>\n</html>\n",
-        script_json(&data.to_string())
+        "<section class=\"overview\" id=\"overview\">\n<dl class=\"meta\" id=\"counts\">\
+<dt>new</dt><dd>{} ({} danger, {} warning, {} info)</dd>\
+<dt>fixed</dt><dd>{} ({} resource gone)</dd>\
+<dt>unchanged</dt><dd>{} ({} severity changed)</dd>\
+<dt>suppressed</dt><dd>{}</dd></dl>\n</section>\n",
+        s.new,
+        s.new_by_severity.danger,
+        s.new_by_severity.warning,
+        s.new_by_severity.info,
+        s.fixed,
+        s.resource_gone,
+        s.unchanged,
+        s.severity_changed,
+        s.suppressed
     );
+    let head = "<table><thead><tr><th>severity</th><th>resource</th><th>check</th><th>container</th><th>location</th>";
+    out.push_str("<section id=\"changes\">\n<div class=\"tabs\" role=\"tablist\">");
+    let tabs = [
+        ("new", "New", s.new),
+        ("fixed", "Fixed", s.fixed),
+        ("unchanged", "Unchanged", s.unchanged),
+    ];
+    for (i, (key, title, n)) in tabs.iter().enumerate() {
+        let _ = write!(
+            out,
+            "<button type=\"button\" role=\"tab\" id=\"tab-{key}\" aria-controls=\"panel-{key}\" aria-selected=\"{}\">{title} (<span id=\"{key}-count\">{n}</span>)</button>",
+            i == 0
+        );
+    }
+    out.push_str("</div>\n<noscript><p class=\"muted\">The lists need JavaScript; the same data is in <code>--format json</code>.</p></noscript>\n");
+    for (i, (key, _, _)) in tabs.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "<div role=\"tabpanel\" id=\"panel-{key}\" aria-labelledby=\"tab-{key}\"{}>{head}<th>message</th><th>notes</th></tr></thead><tbody id=\"{key}-body\"></tbody></table></div>",
+            if i == 0 { "" } else { " hidden" }
+        );
+    }
+    let _ = write!(
+        out,
+        "</section>\n<section id=\"suppressed\">\n<details><summary>Suppressed findings of NEW (<span id=\"suppressed-count\">{}</span>)</summary>\n\
+{head}<th>reason</th><th>change</th></tr></thead><tbody id=\"suppressed-body\"></tbody></table>\n</details>\n</section>\n",
+        s.suppressed
+    );
+    let data = serde_json::to_value(d).unwrap_or_default();
+    out.push_str(&scripts(&data, DIFF_JS));
+    out.push_str("</body>\n</html>\n");
     out
 }
 

@@ -9,7 +9,7 @@ mod sarif;
 use std::fmt::Write as _;
 use std::io;
 
-pub use html::{html_escape, to_html};
+pub use html::{diff_to_html, html_escape, to_html};
 pub use junit::{to_junit, xml_escape};
 pub use sarif::{SARIF_SCHEMA, to_sarif};
 
@@ -52,7 +52,13 @@ pub fn render(
     out: &mut dyn io::Write,
 ) -> io::Result<()> {
     let text = match format {
-        Format::Json => serde_json::to_string_pretty(report).map_err(io::Error::other)? + "\n",
+        Format::Json => {
+            // Streamed: the report of 10,000 objects is tens of megabytes, which need not sit in memory twice.
+            let mut w = io::BufWriter::with_capacity(1 << 16, out);
+            serde_json::to_writer_pretty(&mut w, report).map_err(io::Error::from)?;
+            io::Write::write_all(&mut w, b"\n")?;
+            return io::Write::flush(&mut w);
+        }
         Format::Table => to_table(report, table),
         Format::Markdown => to_markdown(report),
         Format::Sarif => {

@@ -34,6 +34,7 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet}
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Node, Pod, Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde::Serialize;
@@ -192,6 +193,10 @@ macro_rules! with_api {
             }
             Kind::Lease => {
                 let $api: Api<Lease> = namespaced_api(client, ns);
+                $body
+            }
+            Kind::EndpointSlice => {
+                let $api: Api<EndpointSlice> = namespaced_api(client, ns);
                 $body
             }
             Kind::Custom(custom) => {

@@ -250,6 +250,117 @@ async fn list_across_namespaces_strips_secret_data() {
     );
 }
 
+fn endpoint_slice(namespace: &str, name: &str, service: &str, ready: &[bool]) -> Value {
+    let endpoints: Vec<Value> = ready
+        .iter()
+        .enumerate()
+        .map(|(i, r)| json!({ "addresses": [format!("10.0.0.{}", i + 1)], "conditions": { "ready": r } }))
+        .collect();
+    json!({
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "namespace": namespace, "name": name, "resourceVersion": "3",
+            "labels": { "kubernetes.io/service-name": service },
+        },
+        "addressType": "IPv4",
+        "endpoints": endpoints,
+        "ports": [{ "name": "", "port": 8080, "protocol": "TCP" }],
+    })
+}
+
+#[tokio::test]
+async fn endpoint_slices_list_by_namespace_in_pages_and_across_namespaces() {
+    let (shop, all) = exchange(
+        |mut server| async move {
+            let (seen, send) = next(&mut server).await;
+            assert_eq!(seen.method, Method::GET);
+            assert_eq!(
+                seen.path,
+                "/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices"
+            );
+            assert_eq!(
+                seen.param("labelSelector"),
+                Some("kubernetes.io/service-name=web")
+            );
+            assert_eq!(seen.param("limit"), Some("500"));
+            assert_eq!(seen.param("continue"), None);
+            send.send_response(reply(
+                200,
+                &json!({
+                    "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSliceList",
+                    "metadata": { "continue": "next", "resourceVersion": "9" },
+                    "items": [endpoint_slice("shop", "web-z", "web", &[true, false])],
+                }),
+            ));
+            let (seen, send) = next(&mut server).await;
+            assert_eq!(
+                seen.path,
+                "/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices"
+            );
+            assert_eq!(seen.param("continue"), Some("next"));
+            assert_eq!(
+                seen.param("labelSelector"),
+                Some("kubernetes.io/service-name=web")
+            );
+            send.send_response(reply(
+                200,
+                &json!({
+                    "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSliceList",
+                    "metadata": { "resourceVersion": "9" },
+                    "items": [endpoint_slice("shop", "web-a", "web", &[])],
+                }),
+            ));
+
+            let (seen, send) = next(&mut server).await;
+            assert_eq!(seen.path, "/apis/discovery.k8s.io/v1/endpointslices");
+            assert_eq!(seen.param("labelSelector"), None);
+            send.send_response(reply(
+                200,
+                &json!({
+                    "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSliceList", "metadata": {},
+                    "items": [
+                        endpoint_slice("shop", "web-a", "web", &[true]),
+                        endpoint_slice("other", "api-b", "api", &[false]),
+                    ],
+                }),
+            ));
+        },
+        async |cluster| {
+            let shop = cluster
+                .list(
+                    &Kind::EndpointSlice,
+                    Some("shop"),
+                    &ListOptions::labels("kubernetes.io/service-name=web"),
+                )
+                .await
+                .unwrap();
+            let all = cluster
+                .list(&Kind::EndpointSlice, None, &ListOptions::default())
+                .await
+                .unwrap();
+            (shop, all)
+        },
+    )
+    .await;
+    assert_eq!(keys(&shop), ["shop/web-a", "shop/web-z"]);
+    assert_eq!(keys(&all), ["other/api-b", "shop/web-a"]);
+    let Object::EndpointSlice(slice) = &shop[1] else {
+        panic!("not an EndpointSlice: {}", shop[1])
+    };
+    let ready: Vec<Option<bool>> = slice
+        .endpoints
+        .iter()
+        .map(|e| e.conditions.as_ref().and_then(|c| c.ready))
+        .collect();
+    assert_eq!(ready, [Some(true), Some(false)]);
+    assert_eq!(slice.address_type, "IPv4");
+    assert_eq!(
+        shop[1].to_json().unwrap()["apiVersion"],
+        "discovery.k8s.io/v1"
+    );
+}
+
 #[tokio::test]
 async fn get_maps_404_to_none() {
     let missing = exchange(

@@ -2,8 +2,8 @@
 //! references, pods from templates, pod deletion with events.
 //!
 //! One [`reconcile`] pass runs, in order: ReplicaSet status (so the Deployment controller sees pods as they are),
-//! the Deployment, ReplicaSet, StatefulSet and DaemonSet controllers, the scheduler, the kubelet, and finally the
-//! status of every workload and PodDisruptionBudget.
+//! the Deployment, ReplicaSet, StatefulSet and DaemonSet controllers, the scheduler, the kubelet, the
+//! EndpointSlice controller, and finally the status of every workload and PodDisruptionBudget.
 
 use std::collections::BTreeMap;
 
@@ -15,7 +15,9 @@ use serde::Serialize;
 
 use super::pods::node_name;
 use super::state::{EventType, Involved, State};
-use super::{daemonset, deployment, eviction, replicaset, scheduler, sim, statefulset};
+use super::{
+    daemonset, deployment, endpointslice, eviction, replicaset, scheduler, sim, statefulset,
+};
 use crate::cluster::selector::LabelSelector;
 use crate::cluster::{Kind, Object};
 
@@ -29,6 +31,7 @@ pub(super) fn reconcile(st: &mut State) {
     daemonset::sync_all(st, now);
     scheduler::schedule(st, now);
     sim::run_kubelet(st, now);
+    endpointslice::sync_all(st);
     replicaset::update_statuses(st, now);
     deployment::update_statuses(st, now);
     statefulset::update_statuses(st, now);

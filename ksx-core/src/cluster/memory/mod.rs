@@ -9,10 +9,12 @@
 //! It also simulates the control plane. [`InMemoryCluster::advance`] moves the clock in steps of
 //! [`InMemoryCluster::tick`] and runs the controllers after each step ([`InMemoryCluster::reconcile`] runs them
 //! once): Deployments (rolling update with the arithmetic of [`crate::rolling`], or Recreate), ReplicaSets,
-//! StatefulSets, DaemonSets, a scheduler that binds pods to the node with the most free CPU, and a kubelet that
+//! StatefulSets, DaemonSets, a scheduler that binds pods to the node with the most free CPU, a kubelet that
 //! starts containers and makes them Ready after a start-up delay, or never Ready, or crash-looping, as
 //! [`PodProfile`]s or pod annotations ([`STARTUP_DELAY_ANNOTATION`], [`FAIL_ANNOTATION`], [`JITTER_ANNOTATION`])
-//! say. Controllers leave Kubernetes events ([`InMemoryCluster::events`]) and containers leave log lines.
+//! say, and an EndpointSlice controller that keeps the `discovery.k8s.io/v1` EndpointSlices of Services with a
+//! selector (labelled [`SERVICE_NAME_LABEL`], one slice per [`MAX_ENDPOINTS`] pods, endpoint `ready` following
+//! the pods' Ready condition). Controllers leave Kubernetes events ([`InMemoryCluster::events`]) and containers leave log lines.
 //!
 //! ```
 //! use std::time::Duration;
@@ -80,6 +82,7 @@ use crate::error::{Error, Result};
 mod controllers;
 mod daemonset;
 mod deployment;
+mod endpointslice;
 mod eviction;
 mod patch;
 mod pods;
@@ -92,8 +95,11 @@ mod store;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_endpointslice;
+#[cfg(test)]
 mod tests_workloads;
 
+pub use endpointslice::{MANAGED_BY, MANAGED_BY_LABEL, MAX_ENDPOINTS, SERVICE_NAME_LABEL};
 pub use sim::{
     FAIL_ANNOTATION, JITTER_ANNOTATION, PodFailure, PodProfile, STARTUP_DELAY_ANNOTATION,
 };

@@ -33,7 +33,7 @@ pub(super) fn merge_patch(target: &mut Value, patch: &Value) {
 fn has_status(kind: &Kind) -> bool {
     !matches!(
         kind,
-        Kind::ConfigMap | Kind::Secret | Kind::Event | Kind::Lease
+        Kind::ConfigMap | Kind::Secret | Kind::Event | Kind::Lease | Kind::EndpointSlice
     )
 }
 

@@ -100,6 +100,9 @@ pub(super) struct State {
     event_queue: VecDeque<(Timestamp, EventKey, Key)>,
     /// Pod templates of StatefulSet revisions, by StatefulSet, then revision name.
     pub(super) sts_revisions: BTreeMap<Key, BTreeMap<String, PodTemplateSpec>>,
+    /// What the EndpointSlice controller last saw: the change versions of Pods, Services, EndpointSlices and Nodes
+    /// after its last pass (it skips a pass when none moved).
+    pub(super) endpointslices_seen: Option<[u64; 4]>,
 }
 
 impl State {
@@ -117,6 +120,7 @@ impl State {
             event_seq: 0,
             event_queue: VecDeque::new(),
             sts_revisions: BTreeMap::new(),
+            endpointslices_seen: None,
         }
     }
 

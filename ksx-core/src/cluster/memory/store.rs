@@ -29,6 +29,9 @@ pub(super) struct Change {
 pub(super) struct Store {
     objects: BTreeMap<Kind, BTreeMap<Key, Object>>,
     resource_version: u64,
+    /// The resourceVersion of the last change (insert, update, removal) per kind, so a controller can tell that no
+    /// object of a kind changed since it last looked.
+    kind_versions: BTreeMap<Kind, u64>,
     /// Owner uid → the objects that name it in `ownerReferences`.
     owned: BTreeMap<String, BTreeSet<(Kind, Key)>>,
     tx: broadcast::Sender<Arc<Change>>,
@@ -40,6 +43,7 @@ impl Default for Store {
         Self {
             objects: BTreeMap::new(),
             resource_version: 0,
+            kind_versions: BTreeMap::new(),
             owned: BTreeMap::new(),
             tx,
         }
@@ -151,6 +155,23 @@ impl Store {
         self.resource_version.to_string()
     }
 
+    /// The resourceVersion of the last change to an object of `kind` (0: none yet). It grows with every insert,
+    /// update and removal of such an object.
+    pub(super) fn kind_version(&self, kind: &Kind) -> u64 {
+        self.kind_versions.get(kind).copied().unwrap_or(0)
+    }
+
+    /// Records that an object of `kind` changed at the current resourceVersion.
+    fn touch(&mut self, kind: &Kind) {
+        let version = self.resource_version;
+        match self.kind_versions.get_mut(kind) {
+            Some(v) => *v = version,
+            None => {
+                self.kind_versions.insert(kind.clone(), version);
+            }
+        }
+    }
+
     /// A receiver of every future change.
     pub(super) fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
         self.tx.subscribe()
@@ -191,6 +212,7 @@ impl Store {
         let kind = object.kind();
         let key = key_of(&object);
         object.metadata_mut().resource_version = Some(self.next_version());
+        self.touch(&kind);
         self.index(&kind, &key, &owner_uids(&object));
         if self.has_watchers() {
             self.send(Change {
@@ -233,6 +255,7 @@ impl Store {
             self.unindex(kind, &key, &owners_before);
             self.index(kind, &key, &owners_after);
         }
+        self.touch(kind);
         if let Some(new) = new {
             self.send(Change {
                 old,
@@ -247,6 +270,7 @@ impl Store {
         let key = (namespace.to_owned(), name.to_owned());
         let object = self.objects.get_mut(kind)?.remove(&key)?;
         self.resource_version += 1;
+        self.touch(kind);
         self.unindex(kind, &key, &owner_uids(&object));
         if self.has_watchers() {
             self.send(Change {
