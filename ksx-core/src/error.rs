@@ -90,6 +90,18 @@ pub enum Error {
         reason: String,
     },
 
+    /// The request conflicts with the object's current state (a pod already bound to a node, a uid precondition
+    /// that does not hold); the API server answers such requests with 409 Conflict.
+    #[error("{kind} {object}: conflict: {reason}")]
+    Conflict {
+        /// The object's kind.
+        kind: String,
+        /// `namespace/name` or `name`.
+        object: String,
+        /// What the request conflicts with.
+        reason: String,
+    },
+
     /// An eviction refused because it would break a PodDisruptionBudget.
     #[error("cannot evict pod {pod}: it would violate PodDisruptionBudget {budget}: {reason}")]
     DisruptionBudget {
@@ -163,6 +175,11 @@ impl Error {
     /// True when the error says the object does not exist.
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::NotFound { .. })
+    }
+
+    /// True when the error says the request conflicts with the object's current state ([`Error::Conflict`]).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Self::Conflict { .. })
     }
 }
 

@@ -14,10 +14,14 @@
 //! - `/prioritize` answers `[{Host, Score}]`: the weighted mean of the raw NodeResourcesFit,
 //!   NodeResourcesBalancedAllocation and GPU scores (0–100, profile weights) divided by 10 (truncated), so 0–10
 //!   (`MaxExtenderPriority`); infeasible candidates score 0.
-//! - `/bind` checks the pod still fits the node, binds it in the snapshot (requests and devices), then writes
-//!   through the [`ClusterWriter`] seam a merge patch setting `spec.nodeName` and the `gpu.ksx.io/allocated`
-//!   record; a failed write unbinds again. The pod comes from an earlier `/filter` or `/prioritize` call, else
-//!   from the [`ClusterReader`] given. Failures are answered in `Error` with HTTP 200, as the protocol expects.
+//! - `/bind` checks the pod still fits the node, binds it in the snapshot (requests and devices), then binds it
+//!   in the cluster through the [`ClusterWriter`] seam: when it holds GPUs, first the `gpu.ksx.io/allocated`
+//!   record with a metadata-only merge patch (the device plugin reads it as soon as the pod is bound), then the
+//!   `pods/binding` subresource ([`ClusterWriter::bind`], as kube-scheduler does: `spec.nodeName` cannot be
+//!   patched on a real API server). A refused binding (a pod already bound is a conflict) takes the record back
+//!   and restores the snapshot's earlier state. The pod comes
+//!   from an earlier `/filter` or `/prioritize` call, else from the [`ClusterReader`] given. Failures are
+//!   answered in `Error` with HTTP 200, as the protocol expects.
 //!
 //! Malformed bodies get HTTP 400 with a message naming the problem and field (`ExtenderArgs: Pod.spec…`); bodies
 //! above the limit (default 64 MiB, [`DEFAULT_BODY_LIMIT`]) get 413. [`load`] (a request count) and [`load_for`]
@@ -483,7 +487,7 @@ async fn bind_pod(
     {
         return Err(format!("pod {key} has uid {uid}, not {}", args.pod_uid));
     }
-    let allocation = {
+    let (allocation, info, previous, cached) = {
         let mut inner = state.lock();
         let scheduler = &mut inner.scheduler;
         let Some(id) = scheduler.snapshot().node_id(&args.node) else {
@@ -513,28 +517,70 @@ async fn bind_pod(
         }
         scheduler.bind(&info, id);
         let allocation = scheduler.allocation(&key).cloned();
-        inner.pods.remove(&key);
-        allocation
+        let cached = inner.pods.remove(&key);
+        (allocation, info, previous, cached)
     };
     let Some(writer) = &state.writer else {
         return Ok(());
     };
-    let mut patch = serde_json::json!({"spec": {"nodeName": args.node}});
+    let uid = Some(args.pod_uid.as_str())
+        .filter(|u| !u.is_empty())
+        .or(pod.metadata.uid.as_deref());
+    // The device record goes first (metadata only, which a real API server accepts on a pending pod): the
+    // kubelet's device plugin reads it as soon as the pod is bound, and a pod bound without it fails admission
+    // (scheduling.md §7 P2). Then the binding subresource, as kube-scheduler binds.
+    let record = |a: Option<&Allocation>| {
+        serde_json::json!({"metadata": {"annotations": {
+            ALLOCATED_ANNOTATION: a.map(Allocation::to_annotation)
+        }}})
+    };
+    let mut result = Ok(());
     if let Some(a) = &allocation {
-        patch["metadata"] =
-            serde_json::json!({"annotations": {ALLOCATED_ANNOTATION: a.to_annotation()}});
+        result = writer
+            .patch(
+                &Kind::Pod,
+                Some(&args.pod_namespace),
+                &args.pod_name,
+                &Patch::Merge(record(Some(a))),
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("writing {ALLOCATED_ANNOTATION} of pod {key}: {e}"));
     }
-    let written = writer
-        .patch(
-            &Kind::Pod,
-            Some(&args.pod_namespace),
-            &args.pod_name,
-            &Patch::Merge(patch),
-        )
-        .await;
-    if let Err(e) = written {
-        state.lock().scheduler.unbind(&key);
-        return Err(format!("binding pod {key} to node {}: {e}", args.node));
+    if result.is_ok() {
+        result = writer
+            .bind(&args.pod_namespace, &args.pod_name, uid, &args.node)
+            .await
+            .map_err(|e| match e {
+                ksx_core::Error::Conflict { reason, .. } => format!(
+                    "pod {key} cannot be bound to node {}: conflict in the cluster: {reason}",
+                    args.node
+                ),
+                e => format!("binding pod {key} to node {}: {e}", args.node),
+            });
+        if result.is_err() && allocation.is_some() {
+            // Best effort: take back the record of a binding that did not happen (the error already says why).
+            let _ = writer
+                .patch(
+                    &Kind::Pod,
+                    Some(&args.pod_namespace),
+                    &args.pod_name,
+                    &Patch::Merge(record(None)),
+                )
+                .await;
+        }
+    }
+    if let Err(e) = result {
+        // Give the snapshot back its state before this call: the earlier binding, and the pod for a retry.
+        let mut inner = state.lock();
+        inner.scheduler.unbind(&key);
+        if let Some(previous) = previous {
+            inner.scheduler.bind(&info, previous);
+        }
+        if let Some(cached) = cached {
+            inner.pods.insert(key.clone(), cached);
+        }
+        return Err(e);
     }
     Ok(())
 }

@@ -229,6 +229,20 @@ async fn bind_updates_the_snapshot_and_writes_through_the_seam() {
     // Binding again to the same node is a no-op success.
     let (_, got) = post(&base, "/bind", bind.to_string()).await;
     assert_eq!(got, json!({"Error": ""}));
+    // Binding p to another node: it fits n1, but the cluster's pods/binding refuses a pod already bound (409
+    // Conflict), and the snapshot keeps p on n4 with its device.
+    let again = json!({"PodName": "p", "PodNamespace": "ns", "PodUID": uid_p, "Node": "n1"});
+    let (status, got) = post(&base, "/bind", again.to_string()).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        got["Error"],
+        "pod ns/p cannot be bound to node n1: conflict in the cluster: pod p is already assigned to node \"n4\""
+    );
+    assert_eq!(state.bound_node("ns/p").as_deref(), Some("n4"));
+    assert_eq!(
+        state.allocation("ns/p").expect("test step").containers[0].devices[0].uuid,
+        "GPU-n4-6"
+    );
     // n2 has no GPU: refused with the reason, nothing bound.
     let bind_q = json!({"PodName": "q", "PodNamespace": "ns", "PodUID": uid_q, "Node": "n2"});
     let (status, got) = post(&base, "/bind", bind_q.to_string()).await;
@@ -250,6 +264,23 @@ async fn bind_updates_the_snapshot_and_writes_through_the_seam() {
     assert_eq!(
         state.allocation("ns/q").expect("test step").containers[0].devices[0].uuid,
         "GPU-n4-6"
+    );
+    // p is gone from the snapshot but still bound in the cluster: binding it again is the cluster's conflict,
+    // and the snapshot does not keep the refused binding.
+    let (_, got) = post(&base, "/bind", bind.to_string()).await;
+    assert_eq!(
+        got["Error"],
+        "pod ns/p cannot be bound to node n4: conflict in the cluster: pod p is already assigned to node \"n4\""
+    );
+    assert_eq!(state.bound_node("ns/p"), None);
+    let stored: Pod = cluster
+        .get_typed(Some("ns"), "q")
+        .await
+        .expect("test step")
+        .expect("test step");
+    assert_eq!(
+        stored.spec.expect("test step").node_name.as_deref(),
+        Some("n4")
     );
 }
 

@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{ConfigMap, Service, ServicePort, ServiceSpec};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Container, Pod, PodSpec, Service, ServicePort, ServiceSpec,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::{
@@ -115,9 +117,110 @@ pub async fn check_reader_writer<C: ClusterReader + ClusterWriter + ?Sized>(
     namespace: &str,
 ) -> Result<(), String> {
     let run = run_id();
-    let result = reader_writer_steps(cluster, namespace, &run).await;
+    let mut result = reader_writer_steps(cluster, namespace, &run).await;
+    if result.is_ok() {
+        result = bind_steps(cluster, namespace, &run).await;
+    }
     cleanup(cluster, namespace, &run).await;
     result
+}
+
+/// A pending pod that no scheduler picks up (its `schedulerName` names none), so only the check binds it.
+fn pending_pod(namespace: &str, name: &str, run: &str) -> Object {
+    Object::Pod(Pod {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some(namespace.to_owned()),
+            labels: Some(BTreeMap::from([(RUN_LABEL.to_owned(), run.to_owned())])),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PodSpec {
+            scheduler_name: Some("ksx-conformance-unscheduled".to_owned()),
+            containers: vec![Container {
+                name: "pause".to_owned(),
+                image: Some("registry.k8s.io/pause:3.10".to_owned()),
+                ..Container::default()
+            }],
+            ..PodSpec::default()
+        }),
+        status: None,
+    })
+}
+
+/// The node a pod is bound to, when the object is a pod.
+fn node_of(object: Option<&Object>) -> Option<&str> {
+    match object {
+        Some(Object::Pod(p)) => p.spec.as_ref()?.node_name.as_deref(),
+        _ => None,
+    }
+}
+
+/// The `pods/binding` subresource: binding sets `spec.nodeName`; a wrong uid, a second binding and an unknown
+/// pod are refused. Binds to the first node the cluster lists (a made-up name when it has none: the API server
+/// does not check that the node exists).
+async fn bind_steps<C: ClusterReader + ClusterWriter + ?Sized>(
+    cluster: &C,
+    namespace: &str,
+    run: &str,
+) -> Result<(), String> {
+    let pod = format!("{run}-pod");
+    let nodes = cluster
+        .list(&Kind::Node, None, &ListOptions::default())
+        .await
+        .map_err(|e| format!("list nodes: {e}"))?;
+    let node = nodes
+        .first()
+        .map_or_else(|| format!("{run}-node"), |n| n.name().to_owned());
+    let created = cluster
+        .create(pending_pod(namespace, &pod, run))
+        .await
+        .map_err(|e| format!("create pod {pod}: {e}"))?;
+    ensure(node_of(Some(&created)).is_none(), || {
+        format!("pod {pod} is bound on create: {created:?}")
+    })?;
+    let uid = created.metadata().uid.clone().unwrap_or_default();
+    match cluster
+        .bind(namespace, &pod, Some("not-the-uid"), &node)
+        .await
+    {
+        Err(e) if e.is_conflict() => {}
+        other => {
+            return Err(format!(
+                "binding {pod} with a wrong uid: expected Conflict, got {other:?}"
+            ));
+        }
+    }
+    cluster
+        .bind(
+            namespace,
+            &pod,
+            Some(&uid).filter(|u| !u.is_empty()).map(String::as_str),
+            &node,
+        )
+        .await
+        .map_err(|e| format!("bind {pod} to {node}: {e}"))?;
+    let reread = cluster
+        .get(&Kind::Pod, Some(namespace), &pod)
+        .await
+        .map_err(|e| format!("get {pod}: {e}"))?;
+    ensure(node_of(reread.as_ref()) == Some(node.as_str()), || {
+        format!("after binding {pod} to {node}: {reread:?}")
+    })?;
+    match cluster.bind(namespace, &pod, None, &node).await {
+        Err(e) if e.is_conflict() => {}
+        other => {
+            return Err(format!(
+                "binding {pod} twice: expected Conflict, got {other:?}"
+            ));
+        }
+    }
+    let missing = format!("{run}-missing-pod");
+    match cluster.bind(namespace, &missing, None, &node).await {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => Err(format!(
+            "binding {missing}: expected NotFound, got {other:?}"
+        )),
+    }
 }
 
 async fn reader_writer_steps<C: ClusterReader + ClusterWriter + ?Sized>(
@@ -347,7 +450,7 @@ async fn cleanup<C: ClusterReader + ClusterWriter + ?Sized>(
     run: &str,
 ) {
     let selector = ListOptions::labels(format!("{RUN_LABEL}={run}"));
-    for kind in [Kind::ConfigMap, Kind::Service] {
+    for kind in [Kind::ConfigMap, Kind::Service, Kind::Pod] {
         if let Ok(objects) = cluster.list(&kind, Some(namespace), &selector).await {
             for o in objects {
                 let _ = cluster.delete(&kind, Some(namespace), o.name()).await;

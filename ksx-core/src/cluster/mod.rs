@@ -1,7 +1,7 @@
 //! Cluster access seams.
 //!
 //! The engines of ksx see a cluster through narrow traits: [`ClusterReader`] (list, get, watch),
-//! [`ClusterWriter`] (create, patch, scale, delete), [`Evictor`] (the Eviction API, which honours
+//! [`ClusterWriter`] (create, patch, scale, delete, bind), [`Evictor`] (the Eviction API, which honours
 //! PodDisruptionBudgets) and [`LogReader`]. Objects cross the seam as [`Object`], an enum over the `k8s-openapi`
 //! types ksx works with plus [`CustomObject`] for CRD-shaped specs, so the traits stay object-safe and can be
 //! stored as `Arc<dyn ClusterReader>`. [`TypedExt`] adds typed helpers (`list_typed::<Pod>()`) on top.
@@ -129,7 +129,7 @@ pub trait ClusterReader: Send + Sync {
     ) -> Result<WatchStream>;
 }
 
-/// Changes objects: create, patch, scale, delete.
+/// Changes objects: create, patch, scale, delete, bind.
 #[async_trait]
 pub trait ClusterWriter: Send + Sync {
     /// Creates an object and returns it as stored (with uid, resourceVersion, creationTimestamp).
@@ -173,6 +173,15 @@ pub trait ClusterWriter: Send + Sync {
     /// # Errors
     /// [`Error::NotFound`] or a failing backend.
     async fn delete(&self, kind: &Kind, namespace: Option<&str>, name: &str) -> Result<()>;
+
+    /// Binds a pending pod to a node through the `pods/binding` subresource, as kube-scheduler does
+    /// (`spec.nodeName` cannot be changed by a patch on a real API server). With `uid`, the binding applies only
+    /// to the pod of that uid (a pod deleted and created again under the same name is refused).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown pod, [`Error::Conflict`] when the pod is already bound (or its uid
+    /// differs from `uid`), or a failing backend.
+    async fn bind(&self, namespace: &str, pod: &str, uid: Option<&str>, node: &str) -> Result<()>;
 }
 
 /// Evicts pods through the Eviction API, which refuses evictions that would break a PodDisruptionBudget.

@@ -17,7 +17,8 @@
 //!   again.
 //! - ksx never reads secret data: `data` and `stringData` are removed from every Secret this adapter returns.
 //! - Status codes become ksx errors: 404 on one object is [`Error::NotFound`] (and `None` from `get`), 409
-//!   `AlreadyExists` on create is [`Error::AlreadyExists`], and the 429 the Eviction API answers when a
+//!   `AlreadyExists` on create is [`Error::AlreadyExists`], 409 on a binding (pod already bound, uid precondition)
+//!   is [`Error::Conflict`], and the 429 the Eviction API answers when a
 //!   PodDisruptionBudget blocks is [`Error::DisruptionBudget`]. Everything else is [`Error::Kube`].
 
 use std::fmt::Debug;
@@ -665,6 +666,46 @@ impl ClusterWriter for KubeCluster {
             &api, target
         )
         .await)
+    }
+
+    async fn bind(&self, namespace: &str, pod: &str, uid: Option<&str>, node: &str) -> Result<()> {
+        let namespace = self.object_namespace(&Kind::Pod, Some(namespace));
+        let target = Target::one(&Kind::Pod, namespace, pod);
+        let mut metadata = serde_json::json!({ "name": pod });
+        if let Some(ns) = namespace {
+            metadata["namespace"] = ns.into();
+        }
+        if let Some(uid) = uid.filter(|u| !u.is_empty()) {
+            metadata["uid"] = uid.into();
+        }
+        let binding = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": metadata,
+            "target": { "apiVersion": "v1", "kind": "Node", "name": node },
+        });
+        let api: Api<Pod> = namespaced_api(&self.client, namespace);
+        match api
+            .create_subresource::<_, serde_json::Value>(
+                "binding",
+                pod,
+                &PostParams::default(),
+                &binding,
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(::kube::Error::Api(status)) if status.is_conflict() => Err(Error::Conflict {
+                kind: Kind::Pod.to_string(),
+                object: target.key(),
+                reason: if status.message.is_empty() {
+                    format!("cannot bind to node {node}")
+                } else {
+                    status.message.clone()
+                },
+            }),
+            Err(e) => Err(target.fail("bind", e)),
+        }
     }
 }
 

@@ -609,6 +609,73 @@ async fn delete_maps_404_to_not_found() {
 }
 
 #[tokio::test]
+async fn bind_posts_a_binding_and_maps_409_to_conflict() {
+    let results = exchange(
+        |mut server| async move {
+            let (seen, send) = next(&mut server).await;
+            assert_eq!(seen.method, Method::POST);
+            assert_eq!(seen.path, "/api/v1/namespaces/shop/pods/web-1/binding");
+            assert_eq!(seen.content_type, "application/json");
+            let body = seen.json();
+            assert_eq!(body["kind"], "Binding");
+            assert_eq!(body["apiVersion"], "v1");
+            assert_eq!(body["metadata"]["name"], "web-1");
+            assert_eq!(body["metadata"]["namespace"], "shop");
+            assert_eq!(body["metadata"]["uid"], "uid-1");
+            assert_eq!(body["target"]["kind"], "Node");
+            assert_eq!(body["target"]["name"], "n1");
+            send.send_response(reply(
+                201,
+                &json!({ "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201 }),
+            ));
+
+            let (seen, send) = next(&mut server).await;
+            assert_eq!(seen.method, Method::POST);
+            assert_eq!(seen.path, "/api/v1/namespaces/shop/pods/web-1/binding");
+            let body = seen.json();
+            assert_eq!(body["metadata"].get("uid"), None);
+            assert_eq!(body["target"]["name"], "n2");
+            send.send_response(failure(
+                409,
+                "Conflict",
+                "Operation cannot be fulfilled on pods/binding \"web-1\": pod web-1 is already assigned to node \"n1\"",
+                json!({ "name": "web-1", "kind": "pods/binding" }),
+            ));
+
+            let (seen, send) = next(&mut server).await;
+            assert_eq!(seen.path, "/api/v1/namespaces/shop/pods/gone/binding");
+            send.send_response(failure(
+                404,
+                "NotFound",
+                "pods \"gone\" not found",
+                json!({ "name": "gone", "kind": "pods" }),
+            ));
+        },
+        async |cluster| {
+            (
+                cluster.bind("shop", "web-1", Some("uid-1"), "n1").await,
+                cluster.bind("shop", "web-1", None, "n2").await,
+                cluster.bind("shop", "gone", None, "n1").await,
+            )
+        },
+    )
+    .await;
+    results.0.unwrap();
+    let err = results.1.unwrap_err();
+    assert!(err.is_conflict(), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "Pod shop/web-1: conflict: Operation cannot be fulfilled on pods/binding \"web-1\": pod web-1 is \
+         already assigned to node \"n1\""
+    );
+    let err = results.2.unwrap_err();
+    assert!(
+        matches!(&err, Error::NotFound { kind, object } if kind == "Pod" && object == "shop/gone"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
 async fn eviction_429_is_a_disruption_budget_error() {
     let results = exchange(
         |mut server| async move {

@@ -267,6 +267,23 @@ impl InMemoryCluster {
         self.lock().delete(kind, namespace, name)
     }
 
+    /// Binds a pending pod to a node as the `pods/binding` subresource does (see [`ClusterWriter::bind`]); the
+    /// simulated kubelet then starts it.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown pod, [`Error::Conflict`] for a pod already bound or a uid that differs,
+    /// [`Error::InvalidField`] for an empty node name.
+    pub fn bind_sync(
+        &self,
+        namespace: &str,
+        pod: &str,
+        uid: Option<&str>,
+        node: &str,
+    ) -> Result<()> {
+        let namespace = namespace_key(&Kind::Pod, Some(namespace));
+        scheduler::bind(&mut self.lock(), &namespace, pod, uid, node)
+    }
+
     /// Evicts a pod through the simulated Eviction API (see [`Evictor::evict`]).
     ///
     /// # Errors
@@ -449,6 +466,10 @@ impl ClusterWriter for InMemoryCluster {
 
     async fn delete(&self, kind: &Kind, namespace: Option<&str>, name: &str) -> Result<()> {
         self.delete_sync(kind, namespace, name)
+    }
+
+    async fn bind(&self, namespace: &str, pod: &str, uid: Option<&str>, node: &str) -> Result<()> {
+        self.bind_sync(namespace, pod, uid, node)
     }
 }
 

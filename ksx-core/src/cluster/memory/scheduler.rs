@@ -12,7 +12,9 @@ use super::pods::{
     extended_requests, is_active, is_extended, milli, node_name, requests, set_condition,
 };
 use super::state::{EventType, Involved, State};
+use super::store::Key;
 use crate::cluster::{Kind, Object};
+use crate::error::{Error, Result, object_key};
 
 /// Whether one toleration tolerates a taint.
 fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
@@ -200,15 +202,7 @@ pub(super) fn schedule(st: &mut State, now: Timestamp) {
                 };
                 node.add_pod(pod);
                 let node_name = node.name.clone();
-                st.store.update(&Kind::Pod, &key.0, &key.1, |object| {
-                    if let Object::Pod(pod) = object {
-                        pod.spec.get_or_insert_default().node_name = Some(node_name.clone());
-                        let status = pod.status.get_or_insert_default();
-                        status.phase.get_or_insert_with(|| "Pending".to_owned());
-                        set_condition(status, "PodScheduled", true, None, None, now);
-                    }
-                });
-                st.pod_bound(&key);
+                assign(st, &key, &node_name, now);
                 let message = format!("Successfully assigned {}/{} to {node_name}", key.0, key.1);
                 st.record_event(
                     &involved,
@@ -253,6 +247,62 @@ pub(super) fn schedule(st: &mut State, now: Timestamp) {
             }
         }
     }
+}
+
+/// Sets a pod's `spec.nodeName` and `PodScheduled` condition and lets the kubelet simulation start it.
+fn assign(st: &mut State, key: &Key, node_name: &str, now: Timestamp) {
+    st.store.update(&Kind::Pod, &key.0, &key.1, |object| {
+        if let Object::Pod(pod) = object {
+            pod.spec.get_or_insert_default().node_name = Some(node_name.to_owned());
+            let status = pod.status.get_or_insert_default();
+            status.phase.get_or_insert_with(|| "Pending".to_owned());
+            set_condition(status, "PodScheduled", true, None, None, now);
+        }
+    });
+    st.pod_bound(key);
+}
+
+/// Binds a pending pod to a node as the `pods/binding` subresource does: no feasibility check (the caller
+/// scheduled it), but a pod already bound, or one whose uid differs from `uid`, is refused with
+/// [`Error::Conflict`], in the API server's wording.
+pub(super) fn bind(
+    st: &mut State,
+    namespace: &str,
+    name: &str,
+    uid: Option<&str>,
+    node: &str,
+) -> Result<()> {
+    let Some(Object::Pod(pod)) = st.store.get(&Kind::Pod, namespace, name) else {
+        return Err(Error::not_found("Pod", Some(namespace), name));
+    };
+    let conflict = |reason: String| Error::Conflict {
+        kind: "Pod".to_owned(),
+        object: object_key(Some(namespace), name),
+        reason,
+    };
+    let stored_uid = pod.metadata.uid.as_deref().unwrap_or_default();
+    if let Some(uid) = uid.filter(|u| !u.is_empty())
+        && uid != stored_uid
+    {
+        return Err(conflict(format!(
+            "precondition failed: uid in precondition {uid}, uid of the pod {stored_uid}"
+        )));
+    }
+    if node.is_empty() {
+        return Err(Error::InvalidField {
+            object: format!("Pod {}", object_key(Some(namespace), name)),
+            field: "target.name".to_owned(),
+            reason: "a node name is required".to_owned(),
+        });
+    }
+    if let Some(bound) = node_name(pod) {
+        return Err(conflict(format!(
+            "pod {name} is already assigned to node {bound:?}"
+        )));
+    }
+    let now = st.now();
+    assign(st, &(namespace.to_owned(), name.to_owned()), node, now);
+    Ok(())
 }
 
 /// The index of the best feasible node, or the `FailedScheduling` message.

@@ -688,3 +688,56 @@ fn extended_resources_limit_placement() {
         "0/2 nodes are available: 2 Insufficient nvidia.com/gpu."
     );
 }
+
+#[tokio::test]
+async fn bind_sets_node_name_once_as_the_binding_subresource_does() {
+    let cluster = InMemoryCluster::default();
+    let created = cluster
+        .create(object(
+            &Kind::Pod,
+            json!({"metadata": {"name": "p", "namespace": "ns"},
+                "spec": {"containers": [{"name": "c", "image": "app:1"}]}}),
+        ))
+        .await
+        .unwrap();
+    let uid = created.metadata().uid.clone().unwrap();
+
+    let err = cluster
+        .bind("ns", "p", Some("other-uid"), "n1")
+        .await
+        .unwrap_err();
+    assert!(err.is_conflict(), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "Pod ns/p: conflict: precondition failed: uid in precondition other-uid, uid of the pod {uid}"
+        )
+    );
+    let err = cluster.bind("ns", "p", None, "").await.unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidField { field, .. } if field == "target.name"),
+        "{err:?}"
+    );
+
+    cluster.bind("ns", "p", Some(&uid), "n1").await.unwrap();
+    let Some(Object::Pod(pod)) = cluster.get_sync(&Kind::Pod, Some("ns"), "p") else {
+        panic!("pod p is gone");
+    };
+    assert_eq!(pod.spec.as_ref().unwrap().node_name.as_deref(), Some("n1"));
+    let scheduled = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled"))
+        .map(|c| c.status.clone());
+    assert_eq!(scheduled.as_deref(), Some("True"));
+
+    let err = cluster.bind("ns", "p", None, "n2").await.unwrap_err();
+    assert!(err.is_conflict(), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "Pod ns/p: conflict: pod p is already assigned to node \"n1\""
+    );
+    let err = cluster.bind("ns", "missing", None, "n1").await.unwrap_err();
+    assert_eq!(err.to_string(), "Pod ns/missing not found");
+}
