@@ -438,27 +438,13 @@ fn percent_fast(part: i64, whole: i64) -> i64 {
     }
 }
 
-/// [`percent_fast`] given `inv ≈ 1 / whole` (from the columns): a multiplication and an exact integer correction
-/// instead of a division. The product is within 10^-12 of the true quotient (at most 100), so truncating it is
-/// off by at most one, which the remainder check repairs. Falls back to [`percent_fast`] outside the exact range.
+/// [`percent_fast`] given `inv ≈ 1 / whole` (from the columns): [`percent_hot`] (a multiplication and an exact
+/// integer correction instead of a division) where its range holds, else [`percent_fast`].
 #[inline(always)]
 fn percent_recip(part: i64, whole: i64, inv: f64) -> i64 {
     const LIMIT: i64 = 1 << 45;
     if inv > 0.0 && whole > 0 && whole < LIMIT && (0..=whole).contains(&part) {
-        let x = part * MAX_NODE_SCORE;
-        #[allow(
-            clippy::cast_possible_truncation,
-            clippy::cast_precision_loss,
-            reason = "x < 2^52 is exact; the truncated product is corrected below"
-        )]
-        let mut q = (x as f64 * inv) as i64;
-        let r = x - q * whole;
-        if r < 0 {
-            q -= 1;
-        } else if r >= whole {
-            q += 1;
-        }
-        q
+        percent_hot(part, whole, inv)
     } else {
         percent_fast(part, whole)
     }
@@ -499,35 +485,21 @@ fn round_small(v: f64) -> i64 {
 /// capped at 1; `std = |f_cpu − f_mem| / 2`; score `trunc((1 − std) × 100)`; a resource with no allocatable
 /// amount is left out, and one resource alone scores 100).
 ///
-/// The fast path takes the fractions through the reciprocals and computes `v = 100 − 50 × |f_cpu − f_mem|`:
-/// a few units in the last place away from upstream's value, so less than 10^-12 apart. When `v − 10^-9` and
-/// `v + 10^-9` truncate to the same integer, no integer lies within 10^-9 of `v`, and upstream's truncation is
-/// that integer; otherwise (equal fractions, say) upstream's divisions and operations are used.
+/// With both amounts positive and their reciprocals set this is [`balanced_hot`] (reciprocals, with a guard that
+/// falls back to upstream's divisions near integers); otherwise [`balanced_exact`].
 #[inline(always)]
 fn balanced_two(requested: [i64; 2], caps: [i64; 2], inv: [f64; 2]) -> i64 {
-    const GUARD: f64 = 1e-9;
     if caps[0] > 0 && caps[1] > 0 && inv[0] > 0.0 && inv[1] > 0.0 {
-        #[allow(
-            clippy::cast_precision_loss,
-            clippy::cast_possible_truncation,
-            reason = "upstream computes the fractions in f64; v lies in 50–100, so the casts truncate it \
-                      (without a call to libm's `trunc`)"
-        )]
-        {
-            let f0 = (requested[0] as f64 * inv[0]).min(1.0);
-            let f1 = (requested[1] as f64 * inv[1]).min(1.0);
-            let v = 100.0 - 50.0 * (f0 - f1).abs();
-            let (low, high) = ((v - GUARD) as i64, (v + GUARD) as i64);
-            if low == high {
-                return low;
-            }
-        }
+        balanced_hot(requested, caps, inv)
+    } else {
+        balanced_exact(requested, caps)
     }
-    balanced_exact(requested, caps)
 }
 
-/// [`balanced_two`] for a `simple` node (both allocatable amounts positive, reciprocals set): without the
-/// checks.
+/// [`balanced_two`] for both allocatable amounts positive and their reciprocals set. The fractions go through the
+/// reciprocals and `v = 100 − 50 × |f_cpu − f_mem|` is a few units in the last place from upstream's value (less
+/// than 10^-12 apart); with `k` the integer nearest `v`, upstream's truncation is `k` or `k − 1` by the sign of
+/// `v − k`, unless `v` lies within 10^-9 of `k` (equal fractions, say): then upstream's divisions decide.
 #[inline(always)]
 fn balanced_hot(requested: [i64; 2], caps: [i64; 2], inv: [f64; 2]) -> i64 {
     const GUARD: f64 = 1e-9;
