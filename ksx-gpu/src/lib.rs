@@ -22,9 +22,10 @@
 //!   `GpuBinpack` / `GpuSpread` scores that [`Scheduler::with_gpus`] turns on.
 //! - [`framework`]: [`Scheduler`]: filter from a rotating index, `percentageOfNodesToScore`, score, normalize,
 //!   weigh, bind (and bind to a given node, unbind). `decide` runs a fast path (static filters and scores cached
-//!   per pod class, changing numbers read from the snapshot's structure-of-arrays
-//!   [`NodeColumns`](snapshot::NodeColumns), a worker pool per `schedule_all` batch when `parallelism > 1`);
-//!   `decide_reference` keeps the straightforward path it is tested against.
+//!   per pod class, changing numbers read from the snapshot's [`NodeColumns`](snapshot::NodeColumns), one fused
+//!   division-free fit/score/pick loop in the default profile, each pod's candidates split over a rayon pool per
+//!   `schedule_all` batch when `parallelism > 1`); `decide_reference` keeps the straightforward path it is tested
+//!   against.
 //! - [`score`]: the `ksx sched score` contract.
 //! - [`place`]: the `ksx sched place` contract: a batch of pending pods placed with node groups, GPU devices and
 //!   a Volcano-like queue subset (closed queues, capability), with `podsPerSecond` and `nodesEvaluated`.
